@@ -1,0 +1,259 @@
+//! Setting `Enabled` on each mapping (retrying in-use and throttled calls), then polling until every one has settled.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::resolve::list_all;
+use super::{Backoff, LambdaClient, LambdaError, Mapping, with_retries};
+use crate::ids::MappingUuid;
+
+/// How patiently to apply and wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettlePolicy {
+    /// For throttling, 5xx and network failures of single calls.
+    pub retry: Backoff,
+    /// For `ResourceInUseException` on update (bounded by `timeout`, not by attempts).
+    pub in_use: Backoff,
+    /// Between polls of the state.
+    pub poll: Backoff,
+    /// Give up waiting for `Disabled`/`Enabled` after this long.
+    pub timeout: Duration,
+}
+
+impl Default for SettlePolicy {
+    fn default() -> Self {
+        Self {
+            retry: Backoff::standard(),
+            in_use: Backoff::standard(),
+            poll: Backoff::standard(),
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The settled state word for a target (`Disabled` after a pause, `Enabled` after a resume).
+pub fn target_state(enabled: bool) -> &'static str {
+    if enabled { "Enabled" } else { "Disabled" }
+}
+
+/// The transitional state on the way to a target.
+pub fn transitional_state(enabled: bool) -> &'static str {
+    if enabled { "Enabling" } else { "Disabling" }
+}
+
+/// How one mapping ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Updated and settled in the target state.
+    Settled,
+    /// Already in the target state: nothing was changed.
+    AlreadyThere,
+    /// Updated, but not settled before the timeout.
+    TimedOut,
+    /// An error stopped it.
+    Failed(LambdaError),
+}
+
+/// One mapping's result, with the last state seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingResult {
+    pub mapping: Mapping,
+    pub outcome: Outcome,
+}
+
+/// Applies `enabled` to each mapping of the plan (one update each, skipping those already there)
+/// and polls with backoff until all have settled or `policy.timeout` has passed.
+pub async fn apply(
+    client: &LambdaClient,
+    plan: &[Mapping],
+    enabled: bool,
+    policy: &SettlePolicy,
+) -> Vec<MappingResult> {
+    let deadline = Instant::now() + policy.timeout;
+    let target = target_state(enabled);
+    let mut results: Vec<Option<MappingResult>> = vec![None; plan.len()];
+    let mut pending: Vec<(usize, Mapping)> = Vec::new();
+
+    for (i, mapping) in plan.iter().enumerate() {
+        if mapping.state == target {
+            results[i] = Some(MappingResult {
+                mapping: mapping.clone(),
+                outcome: Outcome::AlreadyThere,
+            });
+        } else if mapping.state == transitional_state(enabled) {
+            // Already on its way (someone else's update): wait for it, don't update again.
+            pending.push((i, mapping.clone()));
+        } else {
+            match update(client, &mapping.uuid, enabled, policy, deadline).await {
+                Ok(updated) => pending.push((i, updated)),
+                Err(error) => {
+                    tracing::warn!(uuid = %mapping.uuid, %error, "update failed");
+                    results[i] = Some(MappingResult {
+                        mapping: mapping.clone(),
+                        outcome: Outcome::Failed(error),
+                    });
+                }
+            }
+        }
+    }
+
+    let mut poll = 0;
+    loop {
+        pending.retain(|(i, m)| {
+            if m.state == target {
+                results[*i] = Some(MappingResult {
+                    mapping: m.clone(),
+                    outcome: Outcome::Settled,
+                });
+                false
+            } else {
+                true
+            }
+        });
+        if pending.is_empty() {
+            break;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            for (i, m) in pending.drain(..) {
+                results[i] = Some(MappingResult {
+                    mapping: m,
+                    outcome: Outcome::TimedOut,
+                });
+            }
+            break;
+        }
+        tokio::time::sleep(policy.poll.delay(poll).min(deadline - now)).await;
+        poll += 1;
+        refresh(client, &mut pending, &mut results, policy).await;
+    }
+
+    results
+        .into_iter()
+        .zip(plan)
+        .map(|(r, m)| {
+            r.unwrap_or_else(|| MappingResult {
+                mapping: m.clone(),
+                outcome: Outcome::Failed(LambdaError::Unexpected {
+                    message: "no result".into(),
+                }),
+            })
+        })
+        .collect()
+}
+
+/// One `UpdateEventSourceMapping`, retried while the mapping is in use (until the deadline) or the call is throttled.
+async fn update(
+    client: &LambdaClient,
+    uuid: &MappingUuid,
+    enabled: bool,
+    policy: &SettlePolicy,
+    deadline: Instant,
+) -> Result<Mapping, LambdaError> {
+    let mut in_use_retry = 0;
+    loop {
+        match with_retries(&policy.retry, || client.set_enabled(uuid, enabled)).await {
+            Err(LambdaError::InUse { message }) => {
+                let pause = policy.in_use.delay(in_use_retry);
+                if Instant::now() + pause >= deadline {
+                    return Err(LambdaError::InUse { message });
+                }
+                tracing::info!(%uuid, retry = in_use_retry, "mapping in use; waiting before updating");
+                tokio::time::sleep(pause).await;
+                in_use_retry += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Re-reads the pending mappings: one `ListEventSourceMappings` per function when several are
+/// pending (fewer calls), `GetEventSourceMapping` otherwise. Transient failures wait for the next round.
+async fn refresh(
+    client: &LambdaClient,
+    pending: &mut Vec<(usize, Mapping)>,
+    results: &mut [Option<MappingResult>],
+    policy: &SettlePolicy,
+) {
+    let once = Backoff {
+        attempts: 1,
+        ..policy.retry.clone()
+    };
+    let mut fresh: HashMap<MappingUuid, Result<Mapping, LambdaError>> = HashMap::new();
+    if pending.len() > 1 {
+        let mut functions: Vec<&str> = pending
+            .iter()
+            .map(|(_, m)| m.function_arn.as_str())
+            .collect();
+        functions.sort_unstable();
+        functions.dedup();
+        for function in functions {
+            match list_all(client, function, None, &once).await {
+                Ok(listed) => {
+                    for m in listed {
+                        fresh.insert(m.uuid.clone(), Ok(m));
+                    }
+                }
+                Err(e) => {
+                    for (_, m) in pending.iter().filter(|(_, m)| m.function_arn == function) {
+                        fresh.insert(m.uuid.clone(), Err(e.clone()));
+                    }
+                }
+            }
+        }
+    } else {
+        for (_, m) in pending.iter() {
+            fresh.insert(m.uuid.clone(), client.get(&m.uuid).await);
+        }
+    }
+    pending.retain_mut(|(i, m)| match fresh.remove(&m.uuid) {
+        Some(Ok(now)) => {
+            *m = now;
+            true
+        }
+        Some(Err(e)) if e.is_transient() => true,
+        Some(Err(e)) => {
+            results[*i] = Some(MappingResult {
+                mapping: m.clone(),
+                outcome: Outcome::Failed(e),
+            });
+            false
+        }
+        None => {
+            let message = format!("mapping {} disappeared while settling", m.uuid);
+            results[*i] = Some(MappingResult {
+                mapping: m.clone(),
+                outcome: Outcome::Failed(LambdaError::NotFound { message }),
+            });
+            false
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_one_second_to_ten() {
+        let b = Backoff::standard();
+        let delays: Vec<u64> = (0..6).map(|i| b.delay(i).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 10, 10]);
+        assert_eq!(b.delay(u32::MAX), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn target_words_are_spelled_as_aws_does() {
+        assert_eq!(
+            (target_state(false), transitional_state(false)),
+            ("Disabled", "Disabling")
+        );
+        assert_eq!(
+            (target_state(true), transitional_state(true)),
+            ("Enabled", "Enabling")
+        );
+    }
+}

@@ -1,0 +1,257 @@
+//! The `lambda-pause` command line: serve | demo | pause | resume | status.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use lambda_pause::clock::SystemClock;
+use lambda_pause::command::{Action, FunctionRef, Region, SourceRef, parse_duration};
+use lambda_pause::lambda::apply::SettlePolicy;
+use lambda_pause::lambda::{DEFAULT_CALLS_PER_SECOND, Lambda};
+use lambda_pause::secrets::{BotToken, SigningSecret};
+use lambda_pause::server::{self, AppState};
+use lambda_pause::slack::client::{DEFAULT_API_URL, Slack};
+use lambda_pause::slack::verify::Verifier;
+use lambda_pause::store::MemoryStore;
+use lambda_pause::workflow::{Engine, Settings};
+use lambda_pause::{demo, terminal};
+
+#[derive(Parser)]
+#[command(
+    name = "lambda-pause",
+    version,
+    about = "Pause and resume AWS Lambda event source mappings, safely, from Slack"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the Slack HTTP endpoint (the production job).
+    Serve(ServeArgs),
+    /// Play the whole flow locally: the real server, a simulated Lambda, a stand-in Slack.
+    Demo,
+    /// Pause a function's event source mappings from a terminal.
+    Pause(OpArgs),
+    /// Resume a function's event source mappings from a terminal.
+    Resume(OpArgs),
+    /// Show a function's event source mappings and their state.
+    Status(StatusArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LAMBDA_PAUSE_LISTEN", default_value = "0.0.0.0:3000")]
+    listen: String,
+    /// Give up waiting for a mapping to settle after this long (e.g. 10m).
+    #[arg(long, env = "LAMBDA_PAUSE_SETTLE_TIMEOUT", default_value = "10m", value_parser = duration)]
+    settle_timeout: Duration,
+    /// Lambda control-plane calls per second this process may make (the account allows 15 in total).
+    #[arg(long, env = "LAMBDA_PAUSE_AWS_CALLS_PER_SECOND", default_value_t = DEFAULT_CALLS_PER_SECOND)]
+    aws_calls_per_second: f64,
+}
+
+#[derive(Args)]
+struct OpArgs {
+    /// Function name, name:alias, or ARN.
+    function: String,
+    /// Source: stream/table/queue/topic name, event source ARN, or mapping UUID. Omit for all.
+    source: Option<String>,
+    /// AWS region (default: the SDK chain's).
+    #[arg(long)]
+    region: Option<String>,
+    /// Don't ask for confirmation.
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Why (shown in the output).
+    #[arg(long)]
+    reason: Option<String>,
+    /// Give up waiting for the state to settle after this long.
+    #[arg(long, env = "LAMBDA_PAUSE_SETTLE_TIMEOUT", default_value = "10m", value_parser = duration)]
+    settle_timeout: Duration,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    function: String,
+    source: Option<String>,
+    #[arg(long)]
+    region: Option<String>,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    parse_duration(s).ok_or_else(|| format!("`{s}` is not a duration (like 90s, 10m, 1h30m)"))
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Serve(args) => {
+            init_logging("info,tower_http=info");
+            serve(args).await.map(|()| 0)
+        }
+        Cmd::Demo => {
+            init_logging("warn");
+            demo::run().await.map(|ok| if ok { 0 } else { 1 })
+        }
+        Cmd::Pause(args) => operate(Action::Pause, args).await,
+        Cmd::Resume(args) => operate(Action::Resume, args).await,
+        Cmd::Status(args) => status(args).await,
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("lambda-pause: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let secrets =
+        SigningSecret::parse_list(&std::env::var("SLACK_SIGNING_SECRET").unwrap_or_default());
+    anyhow::ensure!(
+        !secrets.is_empty(),
+        "SLACK_SIGNING_SECRET is required (one secret, or several separated by commas)"
+    );
+    let token = std::env::var("SLACK_BOT_TOKEN").unwrap_or_default();
+    if token.is_empty() {
+        tracing::warn!(
+            "SLACK_BOT_TOKEN is not set: channel follow-ups will fall back to response_url"
+        );
+    }
+    let api_url = std::env::var("SLACK_API_URL").unwrap_or_else(|_| DEFAULT_API_URL.to_owned());
+    let slack = Slack::new(&api_url, &BotToken::new(token)).context("SLACK_API_URL")?;
+    let lambda = Lambda::from_env(None)
+        .await
+        .with_rate_limit(args.aws_calls_per_second);
+    let settings = Settings {
+        settle: SettlePolicy {
+            timeout: args.settle_timeout,
+            ..SettlePolicy::default()
+        },
+        ..Settings::default()
+    };
+    let clock = Arc::new(SystemClock);
+    let engine = Engine::new(
+        Arc::new(MemoryStore::new()),
+        slack,
+        lambda,
+        clock.clone(),
+        settings,
+    );
+    let state = AppState {
+        verifier: Arc::new(Verifier::new(secrets, clock)),
+        engine,
+    };
+    tracing::warn!(
+        "no policy file: every member of the workspace may pause and resume any function the AWS role can reach, with their own confirmation and no approvals"
+    );
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    println!("listening on {addr}");
+    tracing::info!(%addr, "listening");
+    server::serve(listener, server::router(state), shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+async fn operate(action: Action, args: OpArgs) -> anyhow::Result<u8> {
+    init_logging("warn");
+    let op = match terminal::operation(
+        action,
+        &args.function,
+        args.source.as_deref(),
+        args.region.as_deref(),
+        args.reason,
+    ) {
+        Ok(op) => op,
+        Err(problem) => {
+            eprintln!("lambda-pause: {problem}. Nothing was changed.");
+            return Ok(terminal::exit::NOTHING_CHANGED);
+        }
+    };
+    let lambda = Lambda::from_env(None).await;
+    let policy = SettlePolicy {
+        timeout: args.settle_timeout,
+        ..SettlePolicy::default()
+    };
+    let stdin = std::io::stdin();
+    let code = terminal::run(
+        &op,
+        args.yes,
+        &lambda,
+        &policy,
+        &mut std::io::stdout(),
+        &mut stdin.lock(),
+    )
+    .await?;
+    Ok(code)
+}
+
+async fn status(args: StatusArgs) -> anyhow::Result<u8> {
+    init_logging("warn");
+    let function = FunctionRef::parse(&args.function)
+        .map_err(|p| anyhow::anyhow!("invalid function `{}`: {p:?}", args.function))?;
+    let source = args
+        .source
+        .as_deref()
+        .map(SourceRef::parse)
+        .transpose()
+        .map_err(|p| anyhow::anyhow!("invalid source: {p:?}"))?;
+    let region = args
+        .region
+        .as_deref()
+        .map(|r| Region::parse(r).ok_or_else(|| anyhow::anyhow!("invalid region `{r}`")))
+        .transpose()?;
+    let lambda = Lambda::from_env(None).await;
+    Ok(terminal::status(
+        &function,
+        source.as_ref(),
+        region.as_ref(),
+        &lambda,
+        &SettlePolicy::default(),
+        &mut std::io::stdout(),
+    )
+    .await?)
+}

@@ -1,0 +1,124 @@
+//! The HTTP face: axum routes, body limits, timeouts and tracing; handlers verify, decode, ack and hand work to the engine.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::slack::messages::Message;
+use crate::slack::payload::{self, Interaction};
+use crate::slack::verify::{SignedBody, Verifier};
+use crate::workflow::Engine;
+
+/// Slash-command bodies are small form posts; Slack caps the text at a few KiB.
+pub const COMMAND_BODY_LIMIT: usize = 16 * 1024;
+/// Interaction payloads carry the whole message with its blocks.
+pub const INTERACTION_BODY_LIMIT: usize = 256 * 1024;
+/// No request takes longer than this (handlers only ack, so this is generous).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub verifier: Arc<Verifier>,
+    pub engine: Arc<Engine>,
+}
+
+impl FromRef<AppState> for Arc<Verifier> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.verifier)
+    }
+}
+
+impl FromRef<AppState> for Arc<Engine> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.engine)
+    }
+}
+
+/// The application's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route(
+            "/slack/commands",
+            post(commands).layer(DefaultBodyLimit::max(COMMAND_BODY_LIMIT)),
+        )
+        .route(
+            "/slack/interactions",
+            post(interactions).layer(DefaultBodyLimit::max(INTERACTION_BODY_LIMIT)),
+        )
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The JSON body of an immediate slash-command answer.
+#[derive(Serialize)]
+struct Ack {
+    response_type: &'static str,
+    #[serde(flatten)]
+    content: slack_morphism::SlackMessageContent,
+}
+
+fn ack(message: &Message) -> Response {
+    Json(Ack {
+        response_type: "ephemeral",
+        content: message.content(),
+    })
+    .into_response()
+}
+
+async fn commands(State(engine): State<Arc<Engine>>, SignedBody(body): SignedBody) -> Response {
+    match payload::decode_command(&body) {
+        Ok(cmd) => ack(&engine.command(cmd).await),
+        Err(err) => {
+            tracing::warn!(error = %err, "malformed slash command");
+            (StatusCode::BAD_REQUEST, "malformed slash command").into_response()
+        }
+    }
+}
+
+async fn interactions(State(engine): State<Arc<Engine>>, SignedBody(body): SignedBody) -> Response {
+    match payload::decode_interaction(&body) {
+        Ok(Interaction::BlockActions(click)) => {
+            tokio::spawn(async move { engine.click(click).await });
+            StatusCode::OK.into_response()
+        }
+        Ok(Interaction::Other { kind }) => {
+            tracing::debug!(kind, "ignored interaction type");
+            StatusCode::OK.into_response()
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "malformed interaction");
+            (StatusCode::BAD_REQUEST, "malformed interaction payload").into_response()
+        }
+    }
+}

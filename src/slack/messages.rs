@@ -1,0 +1,849 @@
+//! Every word a person reads: help, usage errors, prompts, click replies, follow-ups and status (Block Kit plus a plain-text fallback).
+
+use std::time::Duration;
+
+use slack_morphism::prelude::*;
+
+use crate::command::{
+    Action, FunctionProblem, Operation, ParseError, SourceProblem, format_duration,
+};
+use crate::ids::{RequestId, UserId};
+use crate::lambda::apply::{MappingResult, Outcome, target_state};
+use crate::lambda::{LambdaError, Mapping, SourceKind};
+use crate::workflow::request::{Button, Request, RequestState};
+
+/// A message: its parts render both to Block Kit blocks and to the plain `text` fallback, so both say the same.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    /// mrkdwn lines (split over several section blocks if long).
+    Text(Vec<String>),
+    /// Small print.
+    Context(String),
+    /// Buttons: (action, label, value, danger?).
+    Buttons(Vec<(Button, String, String, bool)>),
+}
+
+/// Slack's limit on a section's text is 3000 characters; stay well under it.
+const SECTION_LIMIT: usize = 2900;
+/// Slack allows 50 blocks per message.
+const MAX_BLOCKS: usize = 48;
+/// Mappings listed one per line before the rest are summarised.
+const MAX_LISTED: usize = 150;
+
+impl Message {
+    fn new() -> Self {
+        Self { parts: Vec::new() }
+    }
+
+    fn text(mut self, line: impl Into<String>) -> Self {
+        self.parts.push(Part::Text(vec![line.into()]));
+        self
+    }
+
+    fn lines(mut self, lines: Vec<String>) -> Self {
+        if !lines.is_empty() {
+            self.parts.push(Part::Text(lines));
+        }
+        self
+    }
+
+    fn context(mut self, text: impl Into<String>) -> Self {
+        self.parts.push(Part::Context(text.into()));
+        self
+    }
+
+    fn buttons(mut self, buttons: Vec<(Button, String, String, bool)>) -> Self {
+        self.parts.push(Part::Buttons(buttons));
+        self
+    }
+
+    /// The plain-text fallback (mrkdwn), one line per line of the blocks.
+    pub fn fallback_text(&self) -> String {
+        let mut out: Vec<String> = Vec::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(lines) => out.extend(lines.iter().cloned()),
+                Part::Context(text) => out.push(text.clone()),
+                Part::Buttons(_) => {}
+            }
+        }
+        out.join("\n")
+    }
+
+    /// Block Kit blocks.
+    pub fn blocks(&self) -> Vec<SlackBlock> {
+        let mut blocks: Vec<SlackBlock> = Vec::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(lines) => {
+                    for chunk in chunk_lines(lines, SECTION_LIMIT) {
+                        blocks.push(SlackSectionBlock::new().with_text(md(chunk)).into());
+                    }
+                }
+                Part::Context(text) => {
+                    blocks.push(
+                        SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
+                            SlackBlockMarkDownText::new(text.clone()),
+                        )])
+                        .into(),
+                    );
+                }
+                Part::Buttons(buttons) => {
+                    let elements = buttons
+                        .iter()
+                        .map(|(button, label, value, danger)| {
+                            let mut b = SlackBlockButtonElement::new(
+                                SlackBlockPlainTextOnly::from(label.as_str()),
+                            )
+                            .with_action_id(SlackActionId::new(button.action_id().to_owned()))
+                            .with_value(value.clone());
+                            if *danger {
+                                b = b.with_style(SlackBlockButtonStyle::Danger);
+                            } else if *button == Button::Confirm || *button == Button::Approve {
+                                b = b.with_style(SlackBlockButtonStyle::Primary);
+                            }
+                            SlackActionBlockElement::Button(b)
+                        })
+                        .collect();
+                    blocks.push(
+                        SlackActionsBlock::new(elements)
+                            .with_block_id(SlackBlockId::new("request-actions".into()))
+                            .into(),
+                    );
+                }
+            }
+        }
+        if blocks.len() > MAX_BLOCKS {
+            // Keep the head and the buttons (always last) within Slack's limit.
+            let tail = blocks.split_off(blocks.len() - 2);
+            blocks.truncate(MAX_BLOCKS - 3);
+            blocks.push(
+                SlackSectionBlock::new()
+                    .with_text(md(
+                        "_… the list is too long for one Slack message; see `/lambda status`._"
+                            .into(),
+                    ))
+                    .into(),
+            );
+            blocks.extend(tail);
+        }
+        blocks
+    }
+
+    /// slack-morphism's message content: blocks plus the fallback `text`.
+    pub fn content(&self) -> SlackMessageContent {
+        SlackMessageContent::new()
+            .with_text(self.fallback_text())
+            .with_blocks(self.blocks())
+    }
+
+    /// The values of the message's buttons, by action id (for tests and the demo).
+    pub fn button_values(&self) -> Vec<(&'static str, String)> {
+        self.parts
+            .iter()
+            .flat_map(|p| match p {
+                Part::Buttons(b) => b
+                    .iter()
+                    .map(|(button, _, value, _)| (button.action_id(), value.clone()))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+}
+
+fn md(text: String) -> SlackBlockText {
+    SlackBlockText::MarkDown(SlackBlockMarkDownText::new(text))
+}
+
+/// Joins lines into chunks of at most `limit` characters (a single overlong line is cut).
+fn chunk_lines(lines: &[String], limit: usize) -> Vec<String> {
+    let mut chunks = Vec::new();
+    let mut current = String::new();
+    for line in lines {
+        let line: String = if line.chars().count() > limit {
+            line.chars().take(limit - 1).chain(['…']).collect()
+        } else {
+            line.clone()
+        };
+        if !current.is_empty() && current.chars().count() + 1 + line.chars().count() > limit {
+            chunks.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push('\n');
+        }
+        current.push_str(&line);
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+/// Text safe to embed in mrkdwn: Slack's three control characters escaped.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Inline code, with backticks that would break it removed.
+fn code(s: &str) -> String {
+    format!("`{}`", esc(&s.replace('`', "'")))
+}
+
+fn mention(user: &UserId) -> String {
+    format!("<@{}>", user.as_str())
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+fn kind_name(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::KinesisStream => "Kinesis stream",
+        SourceKind::DynamoDbStream => "DynamoDB stream",
+        SourceKind::SqsQueue => "SQS queue",
+        SourceKind::Msk => "Amazon MSK",
+        SourceKind::SelfManagedKafka => "Kafka",
+        SourceKind::AmazonMq => "Amazon MQ",
+        SourceKind::DocumentDb => "DocumentDB stream",
+        SourceKind::Other => "event source",
+    }
+}
+
+/// `` `orders` (Kinesis stream) ``, naming topics/queues where the source has them.
+fn source_label(m: &Mapping) -> String {
+    let mut label = format!("{} ({})", code(&m.short_name()), kind_name(m.kind()));
+    if !m.topics.is_empty() && m.kind() != SourceKind::SelfManagedKafka {
+        label.push_str(&format!(
+            " → {}",
+            m.topics
+                .iter()
+                .map(|t| code(t))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    label
+}
+
+fn reason_note(m: &Mapping) -> String {
+    match (&m.state_transition_reason, m.reason_is_not_user_initiated()) {
+        (Some(r), true) => format!(" — AWS says: _{}_", esc(r)),
+        _ => String::new(),
+    }
+}
+
+fn verb_ing(action: Action) -> &'static str {
+    match action {
+        Action::Pause => "Pausing",
+        Action::Resume => "Resuming",
+    }
+}
+
+fn verb_ed(action: Action) -> &'static str {
+    match action {
+        Action::Pause => "paused",
+        Action::Resume => "resumed",
+    }
+}
+
+fn list_limited(lines: Vec<String>) -> Vec<String> {
+    let total = lines.len();
+    let mut out: Vec<String> = lines.into_iter().take(MAX_LISTED).collect();
+    if total > MAX_LISTED {
+        out.push(format!("_… and {} more_", total - MAX_LISTED));
+    }
+    out
+}
+
+const USAGE: &[&str] = &[
+    "`/lambda pause <function> [<source>] [-- <reason>]` — stop Lambda polling the source(s); your place in each stream is kept",
+    "`/lambda resume <function> [<source>] [-- <reason>]` — start polling again from where it stopped",
+    "`/lambda status [<function> [<source>]]` — the mappings and their state",
+    "`/lambda help` — this help",
+];
+
+/// `/lambda help`.
+pub fn help() -> Message {
+    Message::new()
+        .text("*lambda-pause* pauses and resumes the event source mappings that feed a Lambda function (Kinesis, DynamoDB streams, SQS, Kafka, MQ), without losing your place.")
+        .lines(USAGE.iter().map(|s| s.to_string()).collect())
+        .text("`<function>`: a name, `name:alias` or a function ARN. `<source>`: a stream, table, queue or topic name, an event source ARN, or a mapping UUID; leave it out for every mapping of the function. Option: `--region <region>`.")
+        .context("You always see exactly what will change and confirm it before anything happens. Example: `/lambda pause orders-fn orders -- poison record in batch 42`")
+}
+
+fn function_problem(p: &FunctionProblem) -> String {
+    match p {
+        FunctionProblem::Empty => "the function name is empty".into(),
+        FunctionProblem::TooLong => "a function name has at most 64 characters".into(),
+        FunctionProblem::BadCharacter(c) => format!("{} is not allowed in a function name (letters, digits, `-` and `_` only)", code(&c.to_string())),
+        FunctionProblem::BadQualifier => "the part after `:` must be an alias or a version (letters, digits, `-`, `_`, `$`)".into(),
+        FunctionProblem::BadArn => "it starts like an ARN but is not one (`arn:aws:lambda:<region>:<account>:function:<name>`)".into(),
+        FunctionProblem::NotAFunctionArn => "that ARN is not a Lambda function's (`arn:aws:lambda:<region>:<account>:function:<name>`)".into(),
+        FunctionProblem::BadRegion => "the ARN's region is not an AWS region".into(),
+        FunctionProblem::BadAccount => "an account id has 12 digits".into(),
+        FunctionProblem::LooksLikeMention => "that is a Slack mention, not a function".into(),
+        FunctionProblem::LooksLikeUrl => "that is a link, not a function".into(),
+    }
+}
+
+fn source_problem(p: &SourceProblem) -> String {
+    match p {
+        SourceProblem::Empty => "the source is empty".into(),
+        SourceProblem::TooLong => "a source name has at most 256 characters (an ARN 2048)".into(),
+        SourceProblem::BadCharacter(c) => format!(
+            "{} is not allowed in a source name (letters, digits, `.`, `-` and `_`)",
+            code(&c.to_string())
+        ),
+        SourceProblem::BadArn => "it starts like an ARN but is not a complete one".into(),
+        SourceProblem::LooksLikeMention => "that is a Slack mention, not a source".into(),
+        SourceProblem::LooksLikeUrl => "that is a link, not a source".into(),
+    }
+}
+
+/// A user's free text (a reason) made safe for mrkdwn: `&`, `<`, `>` escaped, except inside Slack's own `<…>` markup (mentions, links), which stays as Slack sent it.
+fn user_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find('<') {
+        match rest[start..].find('>') {
+            Some(len) if !rest[start + 1..start + len].contains('<') => {
+                out.push_str(&esc(&rest[..start]));
+                out.push_str(&rest[start..=start + len]);
+                rest = &rest[start + len + 1..];
+            }
+            _ => {
+                out.push_str(&esc(&rest[..=start]));
+                rest = &rest[start + 1..];
+            }
+        }
+    }
+    out.push_str(&esc(rest));
+    out
+}
+
+/// The problem with a command, in one sentence.
+pub fn parse_problem(err: &ParseError) -> String {
+    match err {
+        ParseError::Empty => "Tell me what to do.".into(),
+        ParseError::UnknownVerb {
+            verb,
+            suggestion: Some(s),
+        } => format!("Unknown command {} — did you mean {}?", code(verb), code(s)),
+        ParseError::UnknownVerb {
+            verb,
+            suggestion: None,
+        } => format!("Unknown command {}.", code(verb)),
+        ParseError::MissingFunction { verb } => {
+            format!("Which function? `/lambda {} <function>`.", verb.as_str())
+        }
+        ParseError::InvalidFunction { value, problem } => format!(
+            "{} is not a function I can look up: {}.",
+            code(value),
+            function_problem(problem)
+        ),
+        ParseError::InvalidSource { value, problem } => format!(
+            "{} is not a source I can look up: {}.",
+            code(value),
+            source_problem(problem)
+        ),
+        ParseError::InvalidRegion { value } => {
+            format!("{} is not an AWS region (like `us-east-1`).", code(value))
+        }
+        ParseError::InvalidDuration { value } => format!(
+            "{} is not a duration: use e.g. `90s`, `30m`, `2h`, `1d` or `1h30m` (at most 365d).",
+            code(value)
+        ),
+        ParseError::MissingValue { option } => format!("{} needs a value.", code(option)),
+        ParseError::UnknownOption {
+            option,
+            suggestion: Some(s),
+        } => format!(
+            "Unknown option {} — did you mean {}?",
+            code(option),
+            code(s)
+        ),
+        ParseError::UnknownOption {
+            option,
+            suggestion: None,
+        } => format!("Unknown option {}.", code(option)),
+        ParseError::Duplicate { what } => format!("{} was given twice.", code(what)),
+        ParseError::UnexpectedArgument { value } => {
+            format!("I don't know what to do with {}.", code(value))
+        }
+        ParseError::EmptyReason => {
+            "The reason after `--` is empty: write one, or leave out the `--`.".into()
+        }
+        ParseError::ReasonTooLong { len } => {
+            format!("The reason is {len} characters long; keep it under 500.")
+        }
+        ParseError::RegionMismatch { expected, arn } => format!(
+            "{} is in another region than {}: name one region only.",
+            code(arn),
+            code(expected)
+        ),
+    }
+}
+
+/// A command that did not parse: the problem, then the usage.
+pub fn parse_error(err: &ParseError) -> Message {
+    Message::new()
+        .text(format!(
+            ":warning: {} Nothing was changed.",
+            parse_problem(err)
+        ))
+        .lines(USAGE.iter().map(|s| s.to_string()).collect())
+}
+
+/// The ack while mappings are being looked up.
+pub fn looking_up(function: &str) -> Message {
+    Message::new().text(format!(
+        ":mag: Looking up the event source mappings of {}…",
+        code(function)
+    ))
+}
+
+/// Timed pauses need the scheduler (a later release).
+pub fn timed_pause_unavailable() -> Message {
+    Message::new().text(":warning: Timed pauses (`for <duration>`) are not available yet. Nothing was changed: pause without `for`, and resume by hand.")
+}
+
+/// A one-line description of a mapping for lists.
+fn mapping_line(m: &Mapping) -> String {
+    format!(
+        "• {} — *{}* — {}{}",
+        source_label(m),
+        m.state,
+        code(m.uuid.as_str()),
+        reason_note(m)
+    )
+}
+
+/// The confirmation prompt.
+pub fn prompt(req: &Request, ttl: Duration) -> Message {
+    let target = target_state(req.target_enabled());
+    let to_change = req.mappings.iter().filter(|m| m.state != target).count();
+    let head = match req.action {
+        Action::Pause => format!(
+            "*Pause {}?* Lambda will stop polling {}. Records wait in the source, and on resume processing continues from the same position.",
+            code(&req.function),
+            plural(to_change, "event source mapping", "event source mappings")
+        ),
+        Action::Resume => format!(
+            "*Resume {}?* Lambda will start polling {} again, from where it stopped.",
+            code(&req.function),
+            plural(to_change, "event source mapping", "event source mappings")
+        ),
+    };
+    let lines = req
+        .mappings
+        .iter()
+        .map(|m| {
+            if m.state == target {
+                format!(
+                    "• {} — already *{}*: left as is — {}",
+                    source_label(m),
+                    m.state,
+                    code(m.uuid.as_str())
+                )
+            } else {
+                format!(
+                    "• {} — *{}* → *{}* — {}{}",
+                    source_label(m),
+                    m.state,
+                    target,
+                    code(m.uuid.as_str()),
+                    reason_note(m)
+                )
+            }
+        })
+        .collect();
+    let mut msg = Message::new().text(head).lines(list_limited(lines));
+    if let Some(reason) = &req.reason {
+        msg = msg.text(format!("Reason: {}", user_text(reason)));
+    }
+    let label = format!(
+        "{} {}",
+        if req.action == Action::Pause {
+            "Pause"
+        } else {
+            "Resume"
+        },
+        plural(to_change, "mapping", "mappings")
+    );
+    msg.context(format!(
+        "Requested by {}{}. Only you can confirm; this prompt expires in {}.",
+        mention(&req.requester),
+        req.region
+            .as_ref()
+            .map(|r| format!(" in {}", code(r)))
+            .unwrap_or_default(),
+        format_duration(ttl)
+    ))
+    .buttons(vec![
+        (
+            Button::Confirm,
+            label,
+            req.id.to_string(),
+            req.action == Action::Pause,
+        ),
+        (Button::Cancel, "Cancel".into(), req.id.to_string(), false),
+    ])
+}
+
+/// Every mapping in scope is already in the target state.
+pub fn nothing_to_do(req: &Request) -> Message {
+    let target = target_state(req.target_enabled());
+    Message::new()
+        .text(format!(
+            ":information_source: Nothing to change: {} of {} already {}.",
+            plural(req.mappings.len(), "mapping", "mappings"),
+            code(&req.function),
+            if req.mappings.len() == 1 {
+                format!("is *{target}*")
+            } else {
+                format!("are all *{target}*")
+            }
+        ))
+        .lines(list_limited(
+            req.mappings.iter().map(mapping_line).collect(),
+        ))
+}
+
+/// The function has no mappings (or does not exist in this region).
+pub fn no_mappings(function: &str, region: Option<&str>) -> Message {
+    Message::new().text(format!(
+        ":warning: {} has no event source mappings{}. Check the function name and the region (`--region`). Nothing was changed.",
+        code(function),
+        region.map(|r| format!(" in {}", code(r))).unwrap_or_default()
+    ))
+}
+
+/// The source matched none of the function's mappings.
+pub fn no_match(function: &str, source: &str, available: &[Mapping]) -> Message {
+    Message::new()
+        .text(format!(
+            ":warning: No event source mapping of {} matches {}. Nothing was changed. It has {}:",
+            code(function),
+            code(source),
+            plural(available.len(), "mapping", "mappings")
+        ))
+        .lines(list_limited(available.iter().map(mapping_line).collect()))
+}
+
+/// An AWS failure, with what to do about it.
+pub fn lambda_problem(err: &LambdaError) -> String {
+    match err {
+        LambdaError::AccessDenied { action, .. } => format!(
+            "AWS denied {}: the bot's IAM role lacks that permission. Ask the platform team to grant it (see the README's IAM policy).",
+            code(action)
+        ),
+        LambdaError::NotFound { message } => format!("AWS says it does not exist: _{}_", esc(message)),
+        LambdaError::Throttled { .. } => "AWS is throttling Lambda control-plane calls (the account allows 15 per second) and kept doing so after several backed-off retries. Try again in a minute.".into(),
+        LambdaError::InUse { .. } => "the mapping stayed busy with another change (`ResourceInUseException`) for too long.".into(),
+        LambdaError::InvalidParameter { message } => format!("AWS rejected the request: _{}_", esc(message)),
+        LambdaError::Service { message } => format!("AWS Lambda had an internal error: _{}_", esc(message)),
+        LambdaError::Network { message } => format!("could not reach AWS Lambda: _{}_", esc(message)),
+        LambdaError::Unexpected { message } => format!("AWS Lambda answered unexpectedly: _{}_", esc(message)),
+    }
+}
+
+/// Looking up mappings failed.
+pub fn lookup_failed(function: &str, err: &LambdaError) -> Message {
+    Message::new().text(format!(
+        ":x: Could not look up the event source mappings of {}: {} Nothing was changed.",
+        code(function),
+        lambda_problem(err)
+    ))
+}
+
+/// Replaces the prompt after the requester confirmed.
+pub fn confirmed(req: &Request) -> Message {
+    let target = target_state(req.target_enabled());
+    let n = req.mappings.iter().filter(|m| m.state != target).count();
+    Message::new().text(format!(
+        ":white_check_mark: {} confirmed. {} {} of {}… I'll post in this channel once {} *{}*.",
+        mention(&req.requester),
+        verb_ing(req.action),
+        plural(n, "mapping", "mappings"),
+        code(&req.function),
+        if n == 1 { "it is" } else { "they are all" },
+        target
+    ))
+}
+
+/// Replaces the prompt after Cancel.
+pub fn cancelled(req: &Request) -> Message {
+    Message::new().text(format!(
+        ":heavy_multiplication_x: Cancelled by {}: {} of {} was not changed.",
+        mention(&req.requester),
+        req.action.as_str(),
+        code(&req.function)
+    ))
+}
+
+/// Replaces the prompt when it was clicked too late.
+pub fn expired(req: &Request, ttl: Duration) -> Message {
+    Message::new().text(format!(
+        ":hourglass: This request to {} {} expired (prompts are valid for {}). Nothing was changed; run the command again.",
+        req.action.as_str(),
+        code(&req.function),
+        format_duration(ttl)
+    ))
+}
+
+/// Told (only) to someone who clicked another person's prompt.
+pub fn not_requester(req: &Request) -> Message {
+    Message::new().text(format!(
+        ":no_entry: Only {} can confirm or cancel this request. Nothing was changed.",
+        mention(&req.requester)
+    ))
+}
+
+/// Told to someone clicking a request that is past that point.
+pub fn already_handled(state: RequestState) -> Message {
+    let what = match state {
+        RequestState::Requested => "is still being prepared".to_string(),
+        RequestState::Confirmed | RequestState::Applying => {
+            "was already confirmed and is being applied".to_string()
+        }
+        other => format!("is already {}", other.as_str()),
+    };
+    Message::new().text(format!(
+        ":information_source: This request {what}; that click changed nothing."
+    ))
+}
+
+/// A button value that matches no request we hold.
+pub fn unknown_request() -> Message {
+    Message::new().text(":warning: This button does not match any request I hold (it may be older than my last restart, or altered). Nothing was changed; run the command again.")
+}
+
+/// A click on a button we don't offer.
+pub fn unknown_button() -> Message {
+    Message::new().text(":warning: I don't know that button. Nothing was changed.")
+}
+
+/// Approve/Deny without an approval flow.
+pub fn approvals_not_enabled() -> Message {
+    Message::new().text(":information_source: This request does not need an approval, so that click changed nothing.")
+}
+
+/// An internal failure that stopped a request; details are in the logs.
+pub fn internal_error() -> Message {
+    Message::new().text(
+        ":x: Something went wrong on my side and nothing was changed. The details are in my logs.",
+    )
+}
+
+/// The follow-up posted in the channel when a request has finished.
+pub fn follow_up(req: &Request, results: &[MappingResult], took: Duration) -> Message {
+    let target = target_state(req.target_enabled());
+    let failed = results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
+        .count();
+    let timed_out = results
+        .iter()
+        .filter(|r| r.outcome == Outcome::TimedOut)
+        .count();
+    let took = if took < Duration::from_secs(1) {
+        "under a second".to_string()
+    } else {
+        format_duration(Duration::from_secs(took.as_secs()))
+    };
+    let by = format!("requested by {}", mention(&req.requester));
+    let head = if failed > 0 {
+        format!(
+            ":x: {} {} failed for {} of {} — {by}.",
+            verb_ing(req.action),
+            code(&req.function),
+            failed,
+            plural(results.len(), "mapping", "mappings")
+        )
+    } else if timed_out > 0 {
+        format!(
+            ":warning: {} {}: {} not *{}* after {took} — {by}. Check it in the AWS console or with `/lambda status {}`.",
+            verb_ing(req.action),
+            code(&req.function),
+            plural(timed_out, "mapping is", "mappings are"),
+            target,
+            req.function
+        )
+    } else {
+        let icon = if req.action == Action::Pause {
+            ":double_vertical_bar:"
+        } else {
+            ":arrow_forward:"
+        };
+        format!(
+            "{icon} {} is {} — {by}, took {took}.",
+            code(&req.function),
+            verb_ed(req.action)
+        )
+    };
+    let lines = results
+        .iter()
+        .map(|r| {
+            let m = &r.mapping;
+            match &r.outcome {
+                Outcome::Settled => {
+                    format!("• {}: *{}*{}", source_label(m), m.state, reason_note(m))
+                }
+                Outcome::AlreadyThere => format!(
+                    "• {}: *{}* (already; left as is){}",
+                    source_label(m),
+                    m.state,
+                    reason_note(m)
+                ),
+                Outcome::TimedOut => format!(
+                    "• {}: still *{}* (StateTransitionReason: {})",
+                    source_label(m),
+                    m.state,
+                    m.state_transition_reason
+                        .as_deref()
+                        .map(code)
+                        .unwrap_or_else(|| "none".into())
+                ),
+                Outcome::Failed(e) => format!(
+                    "• {}: *{}*, not changed: {}",
+                    source_label(m),
+                    m.state,
+                    lambda_problem(e)
+                ),
+            }
+        })
+        .collect();
+    let mut msg = Message::new().text(head).lines(list_limited(lines));
+    if let Some(reason) = &req.reason {
+        msg = msg.text(format!("Reason: {}", user_text(reason)));
+    }
+    msg.context(format!("Request {}", code(req.id.as_str())))
+}
+
+/// `/lambda status <function>`.
+pub fn status(function: &str, region: Option<&str>, mappings: &[Mapping]) -> Message {
+    let paused = mappings.iter().filter(|m| m.state == "Disabled").count();
+    Message::new()
+        .text(format!(
+            "*{}* has {}{}{}:",
+            code(function),
+            plural(
+                mappings.len(),
+                "event source mapping",
+                "event source mappings"
+            ),
+            region
+                .map(|r| format!(" in {}", code(r)))
+                .unwrap_or_default(),
+            if paused > 0 {
+                format!(" ({paused} paused)")
+            } else {
+                String::new()
+            }
+        ))
+        .lines(list_limited(mappings.iter().map(mapping_line).collect()))
+}
+
+/// `/lambda status` with no function: what this bot is doing and has paused.
+pub fn status_overview(in_flight: &[Request], paused: &[(Request, Mapping)]) -> Message {
+    if in_flight.is_empty() && paused.is_empty() {
+        return Message::new().text(":information_source: Nothing in progress, and no mapping is paused by me. Use `/lambda status <function>` to see a function's mappings.");
+    }
+    let mut msg = Message::new();
+    if !in_flight.is_empty() {
+        msg = msg.text("*In progress*").lines(
+            in_flight
+                .iter()
+                .map(|r| {
+                    format!(
+                        "• {} {} — {} by {}",
+                        r.action.as_str(),
+                        code(&r.function),
+                        r.state.as_str(),
+                        mention(&r.requester)
+                    )
+                })
+                .collect(),
+        );
+    }
+    if !paused.is_empty() {
+        msg = msg.text("*Paused by me*").lines(list_limited(
+            paused
+                .iter()
+                .map(|(r, m)| {
+                    format!(
+                        "• {} {} — paused by {}",
+                        code(m.function_name()),
+                        source_label(m),
+                        mention(&r.requester)
+                    )
+                })
+                .collect(),
+        ));
+    }
+    msg
+}
+
+/// The id a request's buttons carry (for the demo's and tests' readers).
+pub fn request_id_of(msg: &Message) -> Option<RequestId> {
+    msg.button_values()
+        .into_iter()
+        .find_map(|(_, v)| RequestId::parse(&v))
+}
+
+/// Wording for a status lookup's ack.
+pub fn checking(function: Option<&str>) -> Message {
+    match function {
+        Some(f) => Message::new().text(format!(":mag: Checking {}…", code(f))),
+        None => Message::new().text(":mag: Checking what I'm doing…"),
+    }
+}
+
+/// An operation line for the terminal (`lambda-pause pause …`).
+pub fn terminal_plan(op: &Operation, mappings: &[Mapping]) -> String {
+    let target = target_state(op.action.target_enabled());
+    let mut out = format!(
+        "{} {}:\n",
+        if op.action == Action::Pause {
+            "Pause"
+        } else {
+            "Resume"
+        },
+        op.function
+    );
+    for m in mappings {
+        let line = if m.state == target {
+            format!(
+                "  {} ({}) — already {}: left as is — {}\n",
+                m.short_name(),
+                kind_name(m.kind()),
+                m.state,
+                m.uuid
+            )
+        } else {
+            format!(
+                "  {} ({}) — {} → {} — {}\n",
+                m.short_name(),
+                kind_name(m.kind()),
+                m.state,
+                target,
+                m.uuid
+            )
+        };
+        out.push_str(&line);
+    }
+    out
+}

@@ -1,0 +1,6 @@
+//! The Slack edge: verifying requests, decoding payloads, the words we send, and the client that sends them.
+
+pub mod client;
+pub mod messages;
+pub mod payload;
+pub mod verify;

@@ -1,0 +1,279 @@
+//! Decoding what Slack sends us: the slash-command form and `block_actions` interaction payloads (only the fields we use).
+
+use serde::Deserialize;
+
+use crate::ids::{ChannelId, TeamId, UserId};
+use crate::secrets::ResponseUrl;
+
+/// Why a verified body could not be decoded. Answered with 400.
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    #[error("malformed form body: {0}")]
+    Form(#[from] serde_urlencoded::de::Error),
+    #[error("malformed interaction payload: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("missing field `{0}`")]
+    Missing(&'static str),
+}
+
+#[derive(Deserialize)]
+struct RawCommand {
+    #[serde(default)]
+    team_id: String,
+    #[serde(default)]
+    channel_id: String,
+    #[serde(default)]
+    user_id: String,
+    #[serde(default)]
+    command: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    response_url: String,
+    #[serde(default)]
+    api_app_id: String,
+}
+
+/// A slash command invocation.
+#[derive(Debug, Clone)]
+pub struct SlashCommand {
+    pub team: Option<TeamId>,
+    pub channel: ChannelId,
+    pub user: UserId,
+    /// The command as typed (`/lambda`).
+    pub command: String,
+    /// What followed the command, still in Slack's escaped form.
+    pub text: String,
+    pub response_url: ResponseUrl,
+    pub app_id: Option<String>,
+}
+
+/// Decodes an `application/x-www-form-urlencoded` slash-command body.
+pub fn decode_command(body: &[u8]) -> Result<SlashCommand, PayloadError> {
+    let raw: RawCommand = serde_urlencoded::from_bytes(body)?;
+    let required = |value: String, name| {
+        if value.trim().is_empty() {
+            Err(PayloadError::Missing(name))
+        } else {
+            Ok(value)
+        }
+    };
+    Ok(SlashCommand {
+        team: non_empty(raw.team_id).map(TeamId::new),
+        channel: ChannelId::new(required(raw.channel_id, "channel_id")?),
+        user: UserId::new(required(raw.user_id, "user_id")?),
+        command: raw.command,
+        text: raw.text,
+        response_url: ResponseUrl::new(required(raw.response_url, "response_url")?),
+        app_id: non_empty(raw.api_app_id),
+    })
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.trim().is_empty()).then_some(s)
+}
+
+#[derive(Deserialize)]
+struct Form {
+    payload: String,
+}
+
+#[derive(Deserialize)]
+struct RawInteraction {
+    #[serde(rename = "type")]
+    kind: String,
+    user: Option<RawId>,
+    team: Option<RawId>,
+    channel: Option<RawId>,
+    container: Option<RawContainer>,
+    response_url: Option<String>,
+    #[serde(default)]
+    actions: Vec<RawAction>,
+}
+
+#[derive(Deserialize)]
+struct RawId {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct RawContainer {
+    channel_id: Option<String>,
+    message_ts: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawAction {
+    action_id: String,
+    value: Option<String>,
+}
+
+/// An interaction payload, reduced to what we act on.
+#[derive(Debug, Clone)]
+pub enum Interaction {
+    /// A button click.
+    BlockActions(Click),
+    /// Any other interaction type; acknowledged and ignored.
+    Other { kind: String },
+}
+
+/// A click on one of our buttons.
+#[derive(Debug, Clone)]
+pub struct Click {
+    pub user: UserId,
+    pub team: Option<TeamId>,
+    pub channel: Option<ChannelId>,
+    /// The `ts` of the message holding the button (absent for some ephemeral containers).
+    pub message_ts: Option<String>,
+    pub action_id: String,
+    /// The button's value as sent back; untrusted, only ever used as a lookup key.
+    pub value: String,
+    pub response_url: Option<ResponseUrl>,
+}
+
+/// Decodes an interaction body: a form with one field, `payload`, holding JSON.
+pub fn decode_interaction(body: &[u8]) -> Result<Interaction, PayloadError> {
+    let form: Form = serde_urlencoded::from_bytes(body)?;
+    let raw: RawInteraction = serde_json::from_str(&form.payload)?;
+    if raw.kind != "block_actions" {
+        return Ok(Interaction::Other { kind: raw.kind });
+    }
+    let user = raw.user.ok_or(PayloadError::Missing("user"))?;
+    let action = raw
+        .actions
+        .into_iter()
+        .next()
+        .ok_or(PayloadError::Missing("actions"))?;
+    let channel = raw
+        .channel
+        .map(|c| c.id)
+        .or_else(|| raw.container.as_ref().and_then(|c| c.channel_id.clone()));
+    Ok(Interaction::BlockActions(Click {
+        user: UserId::new(user.id),
+        team: raw.team.map(|t| TeamId::new(t.id)),
+        channel: channel.map(ChannelId::new),
+        message_ts: raw.container.and_then(|c| c.message_ts),
+        action_id: action.action_id,
+        value: action.value.unwrap_or_default(),
+        response_url: raw.response_url.map(ResponseUrl::new),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The slash-command form as Slack documents it (copied from Slack's payload reference).
+    const COMMAND: &str = "token=gIkuvaNzQIHg97ATvDxqgjtO&team_id=T0001&team_domain=example&channel_id=C2147483705&channel_name=incidents&user_id=U2147483697&user_name=steve&command=%2Flambda&text=pause+orders-fn+arn%3Aaws%3Akinesis%3Aus-east-1%3A123456789012%3Astream%2Forders&api_app_id=A0LAMBDA&is_enterprise_install=false&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT0001%2F1234%2F5678&trigger_id=13345224609.738474920.8088930838d88f008e0";
+
+    /// A `block_actions` payload from an ephemeral message, shaped as Slack documents it.
+    const CLICK: &str = r#"{
+      "type": "block_actions",
+      "user": {"id": "U2147483697", "username": "steve", "name": "steve", "team_id": "T0001"},
+      "api_app_id": "A0LAMBDA",
+      "token": "gIkuvaNzQIHg97ATvDxqgjtO",
+      "container": {"type": "message", "message_ts": "1733230000.000200", "channel_id": "C2147483705", "is_ephemeral": true},
+      "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+      "team": {"id": "T0001", "domain": "example"},
+      "enterprise": null,
+      "is_enterprise_install": false,
+      "channel": {"id": "C2147483705", "name": "incidents"},
+      "state": {"values": {}},
+      "response_url": "https://hooks.slack.com/actions/T0001/1234/abcd",
+      "actions": [
+        {"action_id": "confirm", "block_id": "prompt-actions", "text": {"type": "plain_text", "text": "Pause", "emoji": true},
+         "value": "0123456789abcdef0123456789abcdef", "style": "danger", "type": "button", "action_ts": "1733230005.123456"}
+      ]
+    }"#;
+
+    fn form(payload: &str) -> Vec<u8> {
+        serde_urlencoded::to_string([("payload", payload)])
+            .unwrap()
+            .into_bytes()
+    }
+
+    #[test]
+    fn decodes_slacks_slash_command_form() {
+        let c = decode_command(COMMAND.as_bytes()).unwrap();
+        assert_eq!(c.user.as_str(), "U2147483697");
+        assert_eq!(c.channel.as_str(), "C2147483705");
+        assert_eq!(c.team.as_ref().map(TeamId::as_str), Some("T0001"));
+        assert_eq!(c.command, "/lambda");
+        assert_eq!(
+            c.text,
+            "pause orders-fn arn:aws:kinesis:us-east-1:123456789012:stream/orders"
+        );
+        assert_eq!(
+            c.response_url.expose(),
+            "https://hooks.slack.com/commands/T0001/1234/5678"
+        );
+        assert_eq!(c.app_id.as_deref(), Some("A0LAMBDA"));
+    }
+
+    #[test]
+    fn command_without_user_or_response_url_is_rejected() {
+        for body in [
+            "channel_id=C1&response_url=x",
+            "user_id=U1&channel_id=C1",
+            "",
+        ] {
+            assert!(decode_command(body.as_bytes()).is_err(), "{body}");
+        }
+    }
+
+    #[test]
+    fn decodes_a_button_click() {
+        let Interaction::BlockActions(click) = decode_interaction(&form(CLICK)).unwrap() else {
+            panic!("not a click");
+        };
+        assert_eq!(click.user.as_str(), "U2147483697");
+        assert_eq!(click.action_id, "confirm");
+        assert_eq!(click.value, "0123456789abcdef0123456789abcdef");
+        assert_eq!(
+            click.channel.as_ref().map(ChannelId::as_str),
+            Some("C2147483705")
+        );
+        assert_eq!(click.message_ts.as_deref(), Some("1733230000.000200"));
+        assert!(click.response_url.is_some());
+    }
+
+    #[test]
+    fn org_wide_installs_have_a_null_team() {
+        let payload = CLICK.replace(
+            r#""team": {"id": "T0001", "domain": "example"}"#,
+            r#""team": null"#,
+        );
+        let Interaction::BlockActions(click) = decode_interaction(&form(&payload)).unwrap() else {
+            panic!("not a click");
+        };
+        assert_eq!(click.team, None);
+    }
+
+    #[test]
+    fn other_interaction_types_are_passed_over() {
+        let got =
+            decode_interaction(&form(r#"{"type":"view_submission","user":{"id":"U1"}}"#)).unwrap();
+        assert!(matches!(got, Interaction::Other { kind } if kind == "view_submission"));
+    }
+
+    #[test]
+    fn malformed_interactions_are_errors_not_panics() {
+        for body in [
+            b"".to_vec(),
+            b"payload=".to_vec(),
+            b"payload=%7B".to_vec(),
+            form("[]"),
+            form(r#"{"type": 5}"#),
+            form(r#"{"type":"block_actions"}"#),
+            form(r#"{"type":"block_actions","user":{"id":"U1"},"actions":[]}"#),
+            form(r#"{"type":"block_actions","user":{"id":"U1"},"actions":[{"action_id":7}]}"#),
+            b"%ff%fe=%00".to_vec(),
+        ] {
+            assert!(
+                decode_interaction(&body).is_err(),
+                "{}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    }
+}
