@@ -127,7 +127,7 @@ pub async fn run(
     let mut code = exit::OK;
     for r in &results {
         let line = match &r.outcome {
-            Outcome::Settled => format!("{}", r.mapping.state),
+            Outcome::Settled => r.mapping.state.clone(),
             Outcome::AlreadyThere => format!("{} (already; left as is)", r.mapping.state),
             Outcome::TimedOut => {
                 code = exit::INCOMPLETE;

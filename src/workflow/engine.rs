@@ -482,10 +482,10 @@ impl Engine {
                 }
             }
         }
-        if let Some(url) = &click.response_url {
-            if let Err(err) = self.slack.respond(url, message, Respond::Ephemeral).await {
-                tracing::warn!(error = %err, "could not answer a click");
-            }
+        if let Some(url) = &click.response_url
+            && let Err(err) = self.slack.respond(url, message, Respond::Ephemeral).await
+        {
+            tracing::warn!(error = %err, "could not answer a click");
         }
     }
 }

@@ -1,0 +1,6 @@
+//! Scenario tests: stories through the real router, with signed requests, wiremock as Slack and the simulator as Lambda.
+
+mod edge;
+mod faults;
+mod stories;
+mod support;

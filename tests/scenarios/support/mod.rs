@@ -1,0 +1,327 @@
+//! The world the scenario tests run in: our real server over HTTP, wiremock as Slack, the simulator as Lambda.
+//!
+//! Every request the bot sends to Slack must be taken with [`World::next`] and asserted on;
+//! [`World::finish`] fails the test if anything was sent that no step looked at.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_pause::clock::{ManualClock, SystemClock};
+use lambda_pause::demo::{Reply, Sent, SlackSender};
+use lambda_pause::lambda::apply::SettlePolicy;
+use lambda_pause::lambda::{Backoff, Lambda};
+use lambda_pause::secrets::{BotToken, SigningSecret};
+use lambda_pause::server::{self, AppState};
+use lambda_pause::sim::{SimConfig, Simulator};
+use lambda_pause::slack::client::Slack;
+use lambda_pause::slack::verify::Verifier;
+use lambda_pause::store::MemoryStore;
+use lambda_pause::workflow::{Engine, Settings};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub const ALICE: &str = "U0ALICE";
+pub const BOB: &str = "U0BOB";
+pub const CHANNEL: &str = "C0INCIDENT";
+pub const SECRET: &str = "scenario-signing-secret";
+/// Only a guard against hanging: no test asserts on how long anything took.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Fast, deterministic-enough settings: short backoffs so retries and polls don't slow the suite.
+pub fn fast_settings() -> Settings {
+    let quick = Backoff {
+        initial: Duration::from_millis(10),
+        max: Duration::from_millis(50),
+        attempts: 6,
+    };
+    Settings {
+        prompt_ttl: Duration::from_secs(15 * 60),
+        settle: SettlePolicy {
+            retry: quick.clone(),
+            in_use: quick.clone(),
+            poll: quick,
+            timeout: Duration::from_secs(10),
+        },
+    }
+}
+
+pub struct World {
+    pub sim: Simulator,
+    pub slack: MockServer,
+    pub sender: SlackSender,
+    pub clock: ManualClock,
+    /// Our server's `http://127.0.0.1:PORT`.
+    pub base: String,
+    checked: usize,
+    finished: bool,
+    seq: usize,
+}
+
+impl World {
+    pub async fn start() -> World {
+        Self::with_settings(fast_settings()).await
+    }
+
+    pub async fn with_settings(settings: Settings) -> World {
+        let sim = Simulator::start(SimConfig {
+            transition_time: Duration::from_millis(60),
+            ..SimConfig::default()
+        })
+        .await
+        .expect("simulator starts");
+        let slack = MockServer::start().await;
+        mount_slack_defaults(&slack).await;
+        let clock = ManualClock::starting_now();
+        let engine = Engine::new(
+            Arc::new(MemoryStore::new()),
+            Slack::new(
+                &format!("{}/api/", slack.uri()),
+                &BotToken::new("xoxb-scenario"),
+            )
+            .expect("slack client")
+            .with_retry_pause(Duration::from_millis(10)),
+            Lambda::for_endpoint(&sim.endpoint_url(), "us-east-1")
+                .await
+                .with_rate_limit(2000.0),
+            Arc::new(clock.clone()),
+            settings,
+        );
+        // Signatures are checked against real time (their window is unit-tested with a manual clock);
+        // the manual clock drives the workflow's own expiries.
+        let verifier = Arc::new(Verifier::new(
+            vec![SigningSecret::new(SECRET)],
+            Arc::new(SystemClock),
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(server::serve(
+            listener,
+            server::router(AppState { verifier, engine }),
+            std::future::pending(),
+        ));
+        let base = format!("http://{addr}");
+        let sender = SlackSender::new(base.clone(), SigningSecret::new(SECRET));
+        World {
+            sim,
+            slack,
+            sender,
+            clock,
+            base,
+            checked: 0,
+            finished: false,
+            seq: 0,
+        }
+    }
+
+    /// A fresh `response_url` on the Slack fake.
+    pub fn response_url(&mut self) -> String {
+        self.seq += 1;
+        format!("{}/respond/{}", self.slack.uri(), self.seq)
+    }
+
+    /// Types `/lambda {text}` as `user`; returns the HTTP answer (the ack).
+    pub async fn command(&mut self, user: &str, text: &str) -> Reply {
+        let url = self.response_url();
+        self.sender
+            .command(user, CHANNEL, text, &url)
+            .await
+            .expect("command request")
+    }
+
+    /// Like [`World::command`], asserting a 200 and returning the ack's text.
+    pub async fn ack(&mut self, user: &str, text: &str) -> String {
+        let reply = self.command(user, text).await;
+        assert_eq!(reply.status, 200, "ack for `{text}`: {}", reply.body);
+        let json = reply.json();
+        assert_eq!(json["response_type"], "ephemeral", "{json}");
+        assert!(
+            json["blocks"].as_array().is_some_and(|b| !b.is_empty()),
+            "ack has blocks: {json}"
+        );
+        json["text"]
+            .as_str()
+            .expect("ack has a text fallback")
+            .to_owned()
+    }
+
+    /// Clicks a button as `user`; asserts the click was acked with 200.
+    pub async fn click(&mut self, user: &str, action_id: &str, value: &str) {
+        let url = self.response_url();
+        let reply = self
+            .sender
+            .click(user, CHANNEL, action_id, value, &url)
+            .await
+            .expect("click request");
+        assert_eq!(reply.status, 200, "click ack: {}", reply.body);
+    }
+
+    /// Everything Slack has been sent so far, in order.
+    async fn received(&self) -> Vec<Sent> {
+        self.slack
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| {
+                let segment = r.url.path().rsplit('/').nth(1).unwrap_or_default();
+                let via = if segment == "respond" {
+                    "response_url".to_owned()
+                } else {
+                    r.url
+                        .path()
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                Sent {
+                    via,
+                    body: serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+                }
+            })
+            .collect()
+    }
+
+    /// The next message the bot sent to Slack, which must have gone `via` (`chat.postMessage`, `response_url`, …).
+    pub async fn next(&mut self, via: &str) -> Sent {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let all = self.received().await;
+            if let Some(sent) = all.get(self.checked) {
+                self.checked += 1;
+                assert_eq!(sent.via, via, "expected a message via {via}; got: {sent:?}");
+                assert_message_shape(sent);
+                return sent.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the bot sent nothing via {via}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Fails if the bot sent anything not yet taken with `next`, after letting in-flight work land.
+    pub async fn finish(mut self) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let all = self.received().await;
+        let unchecked: Vec<&Sent> = all.iter().skip(self.checked).collect();
+        self.finished = true;
+        assert!(
+            unchecked.is_empty(),
+            "messages sent that no step checked: {unchecked:#?}"
+        );
+    }
+
+    /// The simulator's current `State` of a mapping.
+    pub fn state(&self, uuid: &str) -> String {
+        self.sim.mapping(uuid).map(|m| m.state).unwrap_or_default()
+    }
+
+    /// Runs `text` and returns the request id from the prompt's Confirm button.
+    pub async fn prompt(&mut self, user: &str, text: &str) -> (Sent, String) {
+        let ack = self.ack(user, text).await;
+        assert!(ack.contains("Looking up"), "{ack}");
+        let prompt = self.next("response_url").await;
+        assert_eq!(
+            prompt.body["response_type"], "ephemeral",
+            "the prompt is only for the requester"
+        );
+        let id = prompt
+            .button_value("confirm")
+            .expect("the prompt has a Confirm button");
+        assert_eq!(
+            prompt.button_value("cancel").as_deref(),
+            Some(id.as_str()),
+            "both buttons carry the same request id"
+        );
+        (prompt, id)
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if !self.finished && !std::thread::panicking() {
+            panic!(
+                "a scenario ended without World::finish(): sent messages may have gone unchecked"
+            );
+        }
+    }
+}
+
+/// Every message we send has a plain-text fallback saying what the blocks say.
+fn assert_message_shape(sent: &Sent) {
+    let text = sent.text();
+    assert!(
+        !text.is_empty(),
+        "message without a text fallback: {sent:?}"
+    );
+    if let Some(blocks) = sent.body["blocks"].as_array() {
+        for block in blocks {
+            if let Some(t) = block["text"]["text"].as_str() {
+                for line in t.lines() {
+                    assert!(
+                        text.contains(line),
+                        "block line missing from the fallback text: {line}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Slack's answers to the Web API methods we use, and to `response_url` posts.
+async fn mount_slack_defaults(slack: &MockServer) {
+    let ts = "1733230001.000100";
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"ok": true, "channel": CHANNEL, "ts": ts, "message": {"ts": ts, "text": ""}}),
+        ))
+        .mount(slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postEphemeral"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ok": true, "message_ts": ts})),
+        )
+        .mount(slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.update"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"ok": true, "channel": CHANNEL, "ts": ts, "message": {"text": ""}}),
+        ))
+        .mount(slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex("^/respond/[0-9]+$"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(slack)
+        .await;
+}
+
+impl World {
+    /// The next message whatever its route (for concurrent steps whose order is not fixed).
+    pub async fn next_any(&mut self) -> Sent {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let all = self.received().await;
+            if let Some(sent) = all.get(self.checked) {
+                self.checked += 1;
+                assert_message_shape(sent);
+                return sent.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the bot sent nothing"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
