@@ -318,11 +318,16 @@ fn user_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(start) = rest.find('<') {
-        match rest[start..].find('>') {
-            Some(len) if !rest[start + 1..start + len].contains('<') => {
+        let span = rest[start + 1..]
+            .find('>')
+            .map(|len| &rest[start + 1..start + 1 + len]);
+        match span {
+            Some(inner) if is_slack_markup(inner) => {
                 out.push_str(&esc(&rest[..start]));
-                out.push_str(&rest[start..=start + len]);
-                rest = &rest[start + len + 1..];
+                out.push('<');
+                out.push_str(inner);
+                out.push('>');
+                rest = &rest[start + inner.len() + 2..];
             }
             _ => {
                 out.push_str(&esc(&rest[..=start]));
@@ -332,6 +337,27 @@ fn user_text(s: &str) -> String {
     }
     out.push_str(&esc(rest));
     out
+}
+
+/// `@U…`, `#C…`, `!here`, or a link with a scheme (`https://…`, `mailto:…`), with no nested `<`.
+fn is_slack_markup(inner: &str) -> bool {
+    if inner.contains('<') || inner.contains(char::is_whitespace) && !inner.contains('|') {
+        return false;
+    }
+    let target = inner.split('|').next().unwrap_or_default();
+    if target.contains(char::is_whitespace) {
+        return false;
+    }
+    match target.chars().next() {
+        Some('@' | '#' | '!') => target.len() > 1,
+        _ => target.split_once(':').is_some_and(|(scheme, rest)| {
+            !scheme.is_empty()
+                && !rest.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '+')
+        }),
+    }
 }
 
 /// The problem with a command, in one sentence.
@@ -508,14 +534,14 @@ pub fn nothing_to_do(req: &Request) -> Message {
     let target = target_state(req.target_enabled());
     Message::new()
         .text(format!(
-            ":information_source: Nothing to change: {} of {} already {}.",
-            plural(req.mappings.len(), "mapping", "mappings"),
-            code(&req.function),
+            ":information_source: Nothing to change: {} of {} {} already *{target}*.",
             if req.mappings.len() == 1 {
-                format!("is *{target}*")
+                "the mapping".to_string()
             } else {
-                format!("are all *{target}*")
-            }
+                format!("all {} mappings", req.mappings.len())
+            },
+            code(&req.function),
+            if req.mappings.len() == 1 { "is" } else { "are" },
         ))
         .lines(list_limited(
             req.mappings.iter().map(mapping_line).collect(),
@@ -550,13 +576,13 @@ pub fn lambda_problem(err: &LambdaError) -> String {
             "AWS denied {}: the bot's IAM role lacks that permission. Ask the platform team to grant it (see the README's IAM policy).",
             code(action)
         ),
-        LambdaError::NotFound { message } => format!("AWS says it does not exist: _{}_", esc(message)),
+        LambdaError::NotFound { message } => format!("AWS says it does not exist: _{}_.", esc(message)),
         LambdaError::Throttled { .. } => "AWS is throttling Lambda control-plane calls (the account allows 15 per second) and kept doing so after several backed-off retries. Try again in a minute.".into(),
         LambdaError::InUse { .. } => "the mapping stayed busy with another change (`ResourceInUseException`) for too long.".into(),
-        LambdaError::InvalidParameter { message } => format!("AWS rejected the request: _{}_", esc(message)),
-        LambdaError::Service { message } => format!("AWS Lambda had an internal error: _{}_", esc(message)),
-        LambdaError::Network { message } => format!("could not reach AWS Lambda: _{}_", esc(message)),
-        LambdaError::Unexpected { message } => format!("AWS Lambda answered unexpectedly: _{}_", esc(message)),
+        LambdaError::InvalidParameter { message } => format!("AWS rejected the request: _{}_.", esc(message)),
+        LambdaError::Service { message } => format!("AWS Lambda had an internal error: _{}_.", esc(message)),
+        LambdaError::Network { message } => format!("could not reach AWS Lambda: _{}_.", esc(message)),
+        LambdaError::Unexpected { message } => format!("AWS Lambda answered unexpectedly: _{}_.", esc(message)),
     }
 }
 
@@ -846,4 +872,359 @@ pub fn terminal_plan(op: &Operation, mappings: &[Mapping]) -> String {
         out.push_str(&line);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    //! Snapshot tests: every message's plain-text fallback, and the Block Kit JSON of the interactive ones.
+
+    use super::*;
+    use crate::command::{Command, parse};
+    use crate::ids::{ChannelId, MappingUuid};
+    use crate::secrets::ResponseUrl;
+
+    fn mapping(name_arn: &str, uuid: &str, state: &str, reason: Option<&str>) -> Mapping {
+        Mapping {
+            uuid: MappingUuid::new(uuid),
+            source_arn: Some(name_arn.to_owned()),
+            function_arn: "arn:aws:lambda:us-east-1:123456789012:function:orders-fn".into(),
+            state: state.into(),
+            state_transition_reason: reason.map(str::to_owned),
+            topics: vec![],
+        }
+    }
+
+    fn kinesis(state: &str) -> Mapping {
+        mapping(
+            "arn:aws:kinesis:us-east-1:123456789012:stream/orders",
+            "14e0db71-5d35-4eb5-b481-8945cf9d10c2",
+            state,
+            Some("USER_INITIATED"),
+        )
+    }
+
+    fn sqs(state: &str) -> Mapping {
+        mapping(
+            "arn:aws:sqs:us-east-1:123456789012:orders-retry",
+            "9a1f3c2e-0000-4000-8000-00000000beef",
+            state,
+            Some("PROBLEM: Function call failed"),
+        )
+    }
+
+    fn request(text: &str, mappings: Vec<Mapping>) -> Request {
+        let op = match parse(text).unwrap() {
+            Command::Pause(op) | Command::Resume(op) => op,
+            other => panic!("{other:?}"),
+        };
+        let mut r = Request::new(
+            &op,
+            UserId::new("U0ALICE"),
+            None,
+            ChannelId::new("C0INCIDENT"),
+            ResponseUrl::new("https://hooks.slack.com/x"),
+            1_764_770_000,
+            900,
+        );
+        r.id = RequestId::parse("0123456789abcdef0123456789abcdef").unwrap();
+        r.mappings = mappings;
+        r
+    }
+
+    fn result(mapping: Mapping, outcome: Outcome) -> MappingResult {
+        MappingResult { mapping, outcome }
+    }
+
+    #[test]
+    fn help_and_usage() {
+        insta::assert_snapshot!("help", help().fallback_text());
+        insta::assert_snapshot!("looking_up", looking_up("orders-fn").fallback_text());
+        insta::assert_snapshot!("checking", checking(Some("orders-fn")).fallback_text());
+        insta::assert_snapshot!(
+            "timed_pause_unavailable",
+            timed_pause_unavailable().fallback_text()
+        );
+    }
+
+    #[test]
+    fn every_parse_error() {
+        let inputs = [
+            "",
+            "pase orders-fn",
+            "frobnicate",
+            "pause",
+            "pause orders/fn",
+            "pause <@U1>",
+            "pause arn:aws:sqs:us-east-1:123456789012:q",
+            "pause 12345:function:x",
+            "pause orders-fn bad!name",
+            "pause orders-fn <@U1>",
+            "pause orders-fn --region moon",
+            "pause orders-fn --region",
+            "pause orders-fn --regoin x",
+            "pause orders-fn --force --force",
+            "pause orders-fn a b",
+            "pause orders-fn for 3x",
+            "pause orders-fn --",
+            "resume arn:aws:lambda:us-east-1:123456789012:function:f --region eu-west-1",
+        ];
+        let mut out = String::new();
+        for input in inputs {
+            let err = parse(input).expect_err(input);
+            out.push_str(&format!("/lambda {input}\n  {}\n", parse_problem(&err)));
+        }
+        let long = format!("pause f -- {}", "x".repeat(501));
+        out.push_str(&format!(
+            "/lambda pause f -- x…\n  {}\n",
+            parse_problem(&parse(&long).unwrap_err())
+        ));
+        insta::assert_snapshot!("parse_errors", out);
+        insta::assert_snapshot!(
+            "parse_error_full",
+            parse_error(&parse("pase orders-fn").unwrap_err()).fallback_text()
+        );
+    }
+
+    #[test]
+    fn prompts() {
+        let pause = request(
+            "pause orders-fn -- poison record & retries <@U0BOB>",
+            vec![kinesis("Enabled"), sqs("Disabled")],
+        );
+        insta::assert_snapshot!(
+            "prompt_pause",
+            prompt(&pause, Duration::from_secs(900)).fallback_text()
+        );
+        insta::assert_snapshot!(
+            "prompt_pause_blocks",
+            serde_json::to_string_pretty(&prompt(&pause, Duration::from_secs(900)).blocks())
+                .unwrap()
+        );
+        let resume = request(
+            "resume orders-fn orders --region us-east-1",
+            vec![kinesis("Disabled")],
+        );
+        insta::assert_snapshot!(
+            "prompt_resume",
+            prompt(&resume, Duration::from_secs(900)).fallback_text()
+        );
+        insta::assert_snapshot!(
+            "nothing_to_do",
+            nothing_to_do(&request(
+                "pause orders-fn",
+                vec![kinesis("Disabled"), sqs("Disabled")]
+            ))
+            .fallback_text()
+        );
+    }
+
+    #[test]
+    fn lookups() {
+        insta::assert_snapshot!(
+            "no_mappings",
+            no_mappings("ordres-fn", Some("us-east-1")).fallback_text()
+        );
+        insta::assert_snapshot!(
+            "no_match",
+            no_match("orders-fn", "ordrs", &[kinesis("Enabled"), sqs("Enabled")]).fallback_text()
+        );
+        let errors = [
+            LambdaError::AccessDenied {
+                action: "lambda:ListEventSourceMappings".into(),
+                message: "User: x is not authorized".into(),
+            },
+            LambdaError::NotFound {
+                message: "Function not found".into(),
+            },
+            LambdaError::Throttled {
+                message: "Rate exceeded".into(),
+            },
+            LambdaError::InUse {
+                message: "in use".into(),
+            },
+            LambdaError::InvalidParameter {
+                message: "Function does not exist".into(),
+            },
+            LambdaError::Service {
+                message: "boom".into(),
+            },
+            LambdaError::Network {
+                message: "connection refused".into(),
+            },
+            LambdaError::Unexpected {
+                message: "<html>".into(),
+            },
+        ];
+        let out: Vec<String> = errors
+            .iter()
+            .map(|e| lookup_failed("orders-fn", e).fallback_text())
+            .collect();
+        insta::assert_snapshot!("lookup_failed", out.join("\n"));
+    }
+
+    #[test]
+    fn click_replies() {
+        let r = request("pause orders-fn", vec![kinesis("Enabled"), sqs("Enabled")]);
+        let out = [
+            confirmed(&r),
+            cancelled(&r),
+            expired(&r, Duration::from_secs(900)),
+            not_requester(&r),
+            already_handled(RequestState::Applying),
+            already_handled(RequestState::Settled),
+            already_handled(RequestState::Cancelled),
+            unknown_request(),
+            unknown_button(),
+            approvals_not_enabled(),
+            internal_error(),
+        ]
+        .iter()
+        .map(Message::fallback_text)
+        .collect::<Vec<_>>()
+        .join("\n");
+        insta::assert_snapshot!("click_replies", out);
+    }
+
+    #[test]
+    fn follow_ups() {
+        let pause = request(
+            "pause orders-fn -- deploy 42 broke parsing",
+            vec![kinesis("Enabled"), sqs("Disabled")],
+        );
+        let settled = follow_up(
+            &pause,
+            &[
+                result(kinesis("Disabled"), Outcome::Settled),
+                result(sqs("Disabled"), Outcome::AlreadyThere),
+            ],
+            Duration::from_secs(7),
+        );
+        insta::assert_snapshot!("follow_up_paused", settled.fallback_text());
+        let resume = request("resume orders-fn orders", vec![kinesis("Disabled")]);
+        let quick = follow_up(
+            &resume,
+            &[result(kinesis("Enabled"), Outcome::Settled)],
+            Duration::from_millis(300),
+        );
+        insta::assert_snapshot!("follow_up_resumed", quick.fallback_text());
+        let timed_out = follow_up(
+            &pause,
+            &[result(kinesis("Disabling"), Outcome::TimedOut)],
+            Duration::from_secs(600),
+        );
+        insta::assert_snapshot!("follow_up_timed_out", timed_out.fallback_text());
+        let denied = LambdaError::AccessDenied {
+            action: "lambda:UpdateEventSourceMapping".into(),
+            message: String::new(),
+        };
+        let failed = follow_up(
+            &pause,
+            &[
+                result(kinesis("Enabled"), Outcome::Failed(denied)),
+                result(sqs("Disabled"), Outcome::AlreadyThere),
+            ],
+            Duration::from_secs(2),
+        );
+        insta::assert_snapshot!("follow_up_failed", failed.fallback_text());
+    }
+
+    #[test]
+    fn status_messages() {
+        insta::assert_snapshot!(
+            "status",
+            status(
+                "orders-fn",
+                Some("us-east-1"),
+                &[kinesis("Enabled"), sqs("Disabled")]
+            )
+            .fallback_text()
+        );
+        insta::assert_snapshot!(
+            "status_overview_empty",
+            status_overview(&[], &[]).fallback_text()
+        );
+        let r = request("pause orders-fn", vec![kinesis("Enabled")]);
+        insta::assert_snapshot!(
+            "status_overview",
+            status_overview(
+                std::slice::from_ref(&r),
+                &[(r.clone(), kinesis("Disabled"))]
+            )
+            .fallback_text()
+        );
+    }
+
+    #[test]
+    fn reasons_are_escaped_but_slack_markup_is_kept() {
+        assert_eq!(
+            user_text("a & b <@U1> < c > <https://x|y>"),
+            "a &amp; b <@U1> &lt; c &gt; <https://x|y>"
+        );
+        assert_eq!(user_text("<<@U1>"), "&lt;<@U1>");
+        assert_eq!(user_text("unclosed <"), "unclosed &lt;");
+        assert_eq!(
+            user_text("<!here> see <mailto:a@b.c|mail> & <#C1|ops>"),
+            "<!here> see <mailto:a@b.c|mail> &amp; <#C1|ops>"
+        );
+        assert_eq!(user_text("x<y>z <a b>"), "x&lt;y&gt;z &lt;a b&gt;");
+    }
+
+    #[test]
+    fn long_lists_stay_within_slack_limits() {
+        let many: Vec<Mapping> = (0..400)
+            .map(|i| {
+                mapping(
+                    &format!(
+                        "arn:aws:kinesis:us-east-1:123456789012:stream/s-{i:03}-{}",
+                        "x".repeat(60)
+                    ),
+                    &format!("uuid-{i}"),
+                    "Enabled",
+                    None,
+                )
+            })
+            .collect();
+        let msg = status("big-fn", None, &many);
+        let blocks = msg.blocks();
+        assert!(blocks.len() <= 50, "{}", blocks.len());
+        for b in serde_json::to_value(&blocks).unwrap().as_array().unwrap() {
+            if let Some(t) = b["text"]["text"].as_str() {
+                assert!(t.chars().count() <= 3000);
+            }
+        }
+        assert!(msg.fallback_text().contains("… and 250 more"));
+        let r = request("pause big-fn", many);
+        let p = prompt(&r, Duration::from_secs(900));
+        let blocks = serde_json::to_value(p.blocks()).unwrap();
+        assert_eq!(
+            blocks.as_array().unwrap().last().unwrap()["type"],
+            "actions",
+            "the buttons survive truncation"
+        );
+    }
+
+    #[test]
+    fn fallback_text_says_what_the_blocks_say() {
+        let r = request(
+            "pause orders-fn -- why",
+            vec![kinesis("Enabled"), sqs("Enabled")],
+        );
+        for m in [
+            help(),
+            prompt(&r, Duration::from_secs(900)),
+            confirmed(&r),
+            status("f", None, &r.mappings),
+        ] {
+            let text = m.fallback_text();
+            for b in serde_json::to_value(m.blocks())
+                .unwrap()
+                .as_array()
+                .unwrap()
+            {
+                for line in b["text"]["text"].as_str().unwrap_or_default().lines() {
+                    assert!(text.contains(line), "{line}");
+                }
+            }
+        }
+    }
 }

@@ -90,3 +90,13 @@ impl Store for MemoryStore {
         Ok(list)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn memory_store_passes_the_store_suite() {
+        super::super::suite::run_all(Arc::new(super::MemoryStore::new())).await;
+    }
+}

@@ -1,6 +1,8 @@
 //! Where requests live: the `Store` trait (compare-and-set transitions) and its in-memory backend.
 
 mod memory;
+#[cfg(test)]
+pub(crate) mod suite;
 
 pub use memory::MemoryStore;
 

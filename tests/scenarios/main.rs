@@ -2,5 +2,7 @@
 
 mod edge;
 mod faults;
+mod process;
 mod stories;
 mod support;
+mod terminal;

@@ -306,7 +306,7 @@ async fn nothing_to_do_when_already_paused() {
     assert!(
         answer
             .text()
-            .contains("Nothing to change: 1 mapping of `orders-fn` already is *Disabled*"),
+            .contains("Nothing to change: the mapping of `orders-fn` is already *Disabled*."),
         "{}",
         answer.text()
     );

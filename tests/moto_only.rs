@@ -1,0 +1,2 @@
+#[path = "scenarios/moto.rs"]
+mod moto;
