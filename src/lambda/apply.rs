@@ -204,8 +204,10 @@ async fn refresh(
                 }
             }
         }
-    } else {
-        for (_, m) in pending.iter() {
+    }
+    // One at a time, or whatever a listing did not return (some stand-ins only list by exact name).
+    for (_, m) in pending.iter() {
+        if !fresh.contains_key(&m.uuid) {
             fresh.insert(m.uuid.clone(), client.get(&m.uuid).await);
         }
     }

@@ -349,7 +349,16 @@ impl Mapping {
 
     /// Whether AWS changed the state on its own (anything but a user's update).
     pub fn reason_is_not_user_initiated(&self) -> bool {
-        matches!(&self.state_transition_reason, Some(r) if !r.eq_ignore_ascii_case("USER_INITIATED") && !r.eq_ignore_ascii_case("User action"))
+        let Some(reason) = &self.state_transition_reason else {
+            return false;
+        };
+        // AWS says `USER_INITIATED`; older APIs and stand-ins say "User action" / "User initiated".
+        let folded: String = reason
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        !matches!(folded.as_str(), "userinitiated" | "useraction")
     }
 }
 
@@ -553,6 +562,23 @@ mod tests {
         let self_managed = mapping(None, &["clicks"]);
         assert_eq!(self_managed.kind(), SourceKind::SelfManagedKafka);
         assert_eq!(self_managed.short_name(), "clicks");
+    }
+
+    #[test]
+    fn user_initiated_reasons_are_not_news() {
+        let mut m = mapping(None, &[]);
+        for (reason, news) in [
+            ("USER_INITIATED", false),
+            ("User initiated", false),
+            ("User action", false),
+            ("PROBLEM: Function call failed", true),
+            ("APPROACHING_RETENTION", true),
+        ] {
+            m.state_transition_reason = Some(reason.into());
+            assert_eq!(m.reason_is_not_user_initiated(), news, "{reason}");
+        }
+        m.state_transition_reason = None;
+        assert!(!m.reason_is_not_user_initiated());
     }
 
     #[test]

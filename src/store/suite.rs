@@ -18,7 +18,15 @@ fn request(created_at: u64) -> Request {
         force: false,
         reason: Some("suite".into()),
     };
-    Request::new(&op, UserId::new("U1"), None, ChannelId::new("C1"), ResponseUrl::new("https://hooks.slack.com/x"), created_at, 900)
+    Request::new(
+        &op,
+        UserId::new("U1"),
+        None,
+        ChannelId::new("C1"),
+        ResponseUrl::new("https://hooks.slack.com/x"),
+        created_at,
+        900,
+    )
 }
 
 /// Runs every check against a fresh, empty store.
@@ -36,46 +44,107 @@ async fn insert_and_get_round_trip(store: &dyn Store) {
     let r = request(10);
     store.insert(&r).await.unwrap();
     assert_eq!(store.get(&r.id).await.unwrap(), Some(r.clone()));
-    assert_eq!(store.get(&crate::ids::RequestId::generate()).await.unwrap(), None);
+    assert_eq!(
+        store.get(&crate::ids::RequestId::generate()).await.unwrap(),
+        None
+    );
 }
 
 async fn duplicates_are_refused(store: &dyn Store) {
     let r = request(11);
     store.insert(&r).await.unwrap();
-    assert!(matches!(store.insert(&r).await, Err(StoreError::Duplicate(_))));
+    assert!(matches!(
+        store.insert(&r).await,
+        Err(StoreError::Duplicate(_))
+    ));
 }
 
 async fn transitions_are_compare_and_set(store: &dyn Store) {
     let r = request(12);
     store.insert(&r).await.unwrap();
     let won = store
-        .transition(&r.id, RequestState::Requested, RequestState::Confirmed, Box::new(|r| r.confirmed_by = Some(UserId::new("U1"))))
+        .transition(
+            &r.id,
+            RequestState::Requested,
+            RequestState::Confirmed,
+            Box::new(|r| r.confirmed_by = Some(UserId::new("U1"))),
+        )
         .await
         .unwrap()
         .expect("first transition wins");
     assert_eq!(won.state, RequestState::Confirmed);
     assert_eq!(won.confirmed_by, Some(UserId::new("U1")));
-    let lost = store.transition(&r.id, RequestState::Requested, RequestState::Cancelled, Box::new(|_| {})).await.unwrap();
-    assert_eq!(lost, None, "a transition from a state the request has left loses");
-    assert_eq!(store.get(&r.id).await.unwrap().unwrap().state, RequestState::Confirmed);
-    let missing = store.transition(&crate::ids::RequestId::generate(), RequestState::Requested, RequestState::Confirmed, Box::new(|_| {})).await.unwrap();
+    let lost = store
+        .transition(
+            &r.id,
+            RequestState::Requested,
+            RequestState::Cancelled,
+            Box::new(|_| {}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        lost, None,
+        "a transition from a state the request has left loses"
+    );
+    assert_eq!(
+        store.get(&r.id).await.unwrap().unwrap().state,
+        RequestState::Confirmed
+    );
+    let missing = store
+        .transition(
+            &crate::ids::RequestId::generate(),
+            RequestState::Requested,
+            RequestState::Confirmed,
+            Box::new(|_| {}),
+        )
+        .await
+        .unwrap();
     assert_eq!(missing, None);
 }
 
 async fn illegal_transitions_are_refused(store: &dyn Store) {
     let r = request(13);
     store.insert(&r).await.unwrap();
-    let err = store.transition(&r.id, RequestState::Requested, RequestState::Settled, Box::new(|_| {})).await;
+    let err = store
+        .transition(
+            &r.id,
+            RequestState::Requested,
+            RequestState::Settled,
+            Box::new(|_| {}),
+        )
+        .await;
     assert!(matches!(err, Err(StoreError::IllegalTransition { .. })));
-    assert_eq!(store.get(&r.id).await.unwrap().unwrap().state, RequestState::Requested);
+    assert_eq!(
+        store.get(&r.id).await.unwrap().unwrap().state,
+        RequestState::Requested
+    );
 }
 
 async fn update_keeps_the_state(store: &dyn Store) {
     let r = request(14);
     store.insert(&r).await.unwrap();
-    let updated = store.update(&r.id, RequestState::Requested, Box::new(|r| r.failure = Some("x".into()))).await.unwrap().unwrap();
-    assert_eq!((updated.state, updated.failure.as_deref()), (RequestState::Requested, Some("x")));
-    assert_eq!(store.update(&r.id, RequestState::Confirmed, Box::new(|_| {})).await.unwrap(), None, "only in the named state");
+    let updated = store
+        .update(
+            &r.id,
+            RequestState::Requested,
+            Box::new(|r| r.failure = Some("x".into())),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (updated.state, updated.failure.as_deref()),
+        (RequestState::Requested, Some("x"))
+    );
+    assert_eq!(
+        store
+            .update(&r.id, RequestState::Confirmed, Box::new(|_| {}))
+            .await
+            .unwrap(),
+        None,
+        "only in the named state"
+    );
 }
 
 async fn recent_is_newest_first(store: &dyn Store) {
@@ -94,12 +163,25 @@ async fn concurrent_transitions_have_one_winner(store: Arc<dyn Store>) {
     for i in 0..16 {
         let store = Arc::clone(&store);
         let id = r.id.clone();
-        let to = if i % 2 == 0 { RequestState::Confirmed } else { RequestState::Cancelled };
-        tasks.push(tokio::spawn(async move { store.transition(&id, RequestState::Requested, to, Box::new(|_| {})).await.unwrap().is_some() }));
+        let to = if i % 2 == 0 {
+            RequestState::Confirmed
+        } else {
+            RequestState::Cancelled
+        };
+        tasks.push(tokio::spawn(async move {
+            store
+                .transition(&id, RequestState::Requested, to, Box::new(|_| {}))
+                .await
+                .unwrap()
+                .is_some()
+        }));
     }
     let mut winners = 0;
     for t in tasks {
         winners += usize::from(t.await.unwrap());
     }
-    assert_eq!(winners, 1, "exactly one of many concurrent transitions wins");
+    assert_eq!(
+        winners, 1,
+        "exactly one of many concurrent transitions wins"
+    );
 }

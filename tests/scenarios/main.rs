@@ -2,6 +2,7 @@
 
 mod edge;
 mod faults;
+mod moto;
 mod process;
 mod stories;
 mod support;

@@ -26,15 +26,22 @@ async fn get(url: &str) -> u16 {
     use http_body_util::Empty;
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
-    let client: Client<_, Empty<axum::body::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    client.get(url.parse().unwrap()).await.map(|r| r.status().as_u16()).unwrap_or(0)
+    let client: Client<_, Empty<axum::body::Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    client
+        .get(url.parse().unwrap())
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
 }
 
 #[tokio::test]
 async fn serve_listens_answers_and_stops_cleanly_on_signals() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     for signal in ["TERM", "INT"] {
-        let mut child = serve_command(&sim.endpoint_url()).spawn().expect("the binary starts");
+        let mut child = serve_command(&sim.endpoint_url())
+            .spawn()
+            .expect("the binary starts");
         let stdout = child.stdout.take().unwrap();
         let line = tokio::task::spawn_blocking(move || {
             let mut line = String::new();
@@ -43,25 +50,48 @@ async fn serve_listens_answers_and_stops_cleanly_on_signals() {
         })
         .await
         .unwrap();
-        let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}")).to_owned();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line: {line:?}"))
+            .to_owned();
         assert!(!addr.ends_with(":0"), "the bound port is printed: {addr}");
         assert_eq!(get(&format!("http://{addr}/healthz")).await, 200);
 
-        let status = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
-        let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
-        assert!(out.status.success(), "exit after SIG{signal}: {:?}", out.status);
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "exit after SIG{signal}: {:?}",
+            out.status
+        );
         let logs = String::from_utf8_lossy(&out.stderr);
-        assert!(logs.contains("no policy file: every member of the workspace may pause and resume"), "{logs}");
+        assert!(
+            logs.contains("no policy file: every member of the workspace may pause and resume"),
+            "{logs}"
+        );
         for secret in ["new-secret", "old-secret", "xoxb-process-test"] {
-            assert!(!logs.contains(secret), "a secret leaked into the logs: {logs}");
+            assert!(
+                !logs.contains(secret),
+                "a secret leaked into the logs: {logs}"
+            );
         }
     }
 }
 
 #[tokio::test]
 async fn serve_refuses_to_start_without_a_signing_secret() {
-    let out = serve_command("http://127.0.0.1:9").env_remove("SLACK_SIGNING_SECRET").output().unwrap();
+    let out = serve_command("http://127.0.0.1:9")
+        .env_remove("SLACK_SIGNING_SECRET")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("SLACK_SIGNING_SECRET is required"));
 }

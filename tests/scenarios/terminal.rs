@@ -10,27 +10,61 @@ use lambda_pause::terminal::{self, exit};
 use crate::support::fast_settings;
 
 async fn setup() -> (Simulator, Lambda, String, String) {
-    let sim = Simulator::start(SimConfig { transition_time: Duration::from_millis(50), ..SimConfig::default() }).await.unwrap();
+    let sim = Simulator::start(SimConfig {
+        transition_time: Duration::from_millis(50),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     let a = sim.add_mapping("orders-fn", &sim.kinesis_arn("orders"), true);
     let b = sim.add_mapping("orders-fn", &sim.sqs_arn("orders-retry"), true);
     let lambda = Lambda::for_endpoint(&sim.endpoint_url(), "us-east-1").await;
     (sim, lambda, a, b)
 }
 
-async fn run(lambda: &Lambda, action: Action, function: &str, source: Option<&str>, yes: bool, answer: &str) -> (u8, String) {
+async fn run(
+    lambda: &Lambda,
+    action: Action,
+    function: &str,
+    source: Option<&str>,
+    yes: bool,
+    answer: &str,
+) -> (u8, String) {
     let op = terminal::operation(action, function, source, None, None).unwrap();
     let mut out = Vec::new();
     let mut input = answer.as_bytes();
-    let code = terminal::run(&op, yes, lambda, &fast_settings().settle, &mut out, &mut input).await.unwrap();
+    let code = terminal::run(
+        &op,
+        yes,
+        lambda,
+        &fast_settings().settle,
+        &mut out,
+        &mut input,
+    )
+    .await
+    .unwrap();
     (code, String::from_utf8(out).unwrap())
 }
 
 #[tokio::test]
 async fn asks_then_pauses_and_waits_until_disabled() {
     let (sim, lambda, a, b) = setup().await;
-    let (code, out) = run(&lambda, Action::Pause, "orders-fn", Some("orders"), false, "y\n").await;
+    let (code, out) = run(
+        &lambda,
+        Action::Pause,
+        "orders-fn",
+        Some("orders"),
+        false,
+        "y\n",
+    )
+    .await;
     assert_eq!(code, exit::OK, "{out}");
-    assert!(out.contains(&format!("orders (Kinesis stream) — Enabled → Disabled — {a}")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "orders (Kinesis stream) — Enabled → Disabled — {a}"
+        )),
+        "{out}"
+    );
     assert!(out.contains("Proceed? [y/N]"), "{out}");
     assert!(out.contains(&format!("orders ({a}): Disabled")), "{out}");
     assert_eq!(sim.mapping(&a).unwrap().state, "Disabled");
@@ -60,20 +94,41 @@ async fn unknown_function_and_bad_arguments_change_nothing() {
     let (sim, lambda, _, _) = setup().await;
     let (code, out) = run(&lambda, Action::Pause, "nope-fn", None, true, "").await;
     assert_eq!(code, exit::NOTHING_CHANGED);
-    assert!(out.contains("nope-fn has no event source mappings in us-east-1"), "{out}");
+    assert!(
+        out.contains("nope-fn has no event source mappings in us-east-1"),
+        "{out}"
+    );
     let (code, out) = run(&lambda, Action::Pause, "orders-fn", Some("ordrs"), true, "").await;
     assert_eq!(code, exit::NOTHING_CHANGED);
-    assert!(out.contains("No event source mapping of orders-fn matches ordrs"), "{out}");
+    assert!(
+        out.contains("No event source mapping of orders-fn matches ordrs"),
+        "{out}"
+    );
     assert!(terminal::operation(Action::Pause, "bad/name", None, None, None).is_err());
     assert!(terminal::operation(Action::Pause, "f", None, Some("moon"), None).is_err());
-    assert!(sim.calls().iter().all(|c| c.operation == "ListEventSourceMappings"));
+    assert!(
+        sim.calls()
+            .iter()
+            .all(|c| c.operation == "ListEventSourceMappings")
+    );
 }
 
 #[tokio::test]
 async fn a_failed_update_exits_non_zero() {
     let (sim, lambda, _, _) = setup().await;
     sim.deny("UpdateEventSourceMapping");
-    let (code, out) = run(&lambda, Action::Pause, "orders-fn", Some("orders"), true, "").await;
+    let (code, out) = run(
+        &lambda,
+        Action::Pause,
+        "orders-fn",
+        Some("orders"),
+        true,
+        "",
+    )
+    .await;
     assert_eq!(code, exit::INCOMPLETE, "{out}");
-    assert!(out.contains("FAILED, still Enabled") && out.contains("lambda:UpdateEventSourceMapping"), "{out}");
+    assert!(
+        out.contains("FAILED, still Enabled") && out.contains("lambda:UpdateEventSourceMapping"),
+        "{out}"
+    );
 }

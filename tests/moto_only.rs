@@ -1,2 +1,0 @@
-#[path = "scenarios/moto.rs"]
-mod moto;
