@@ -27,8 +27,10 @@ RUN mkdir src \
 # 2. The real source. COPY keeps the files' original mtimes, which can be older
 #    than the stub build, so touch the crate roots to make Cargo rebuild the crate.
 #    If the crate gains a build.rs, benches/examples declared in Cargo.toml, or
-#    include_str!/include_bytes! of files outside src/, copy those here as well.
+#    include_str!/include_bytes! of files outside src/ and migrations/, copy those here as well.
 COPY src ./src
+# sqlx::migrate!() embeds the SQL migrations at compile time.
+COPY migrations ./migrations
 RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked
 

@@ -50,7 +50,7 @@ use std::fmt;
 use std::time::Duration;
 
 /// The verbs, in suggestion order.
-pub const VERBS: [&str; 4] = ["pause", "resume", "status", "help"];
+pub const VERBS: [&str; 5] = ["pause", "resume", "status", "history", "help"];
 /// The `--options`, in suggestion order.
 pub const OPTIONS: [&str; 2] = ["--region", "--force"];
 /// Longest accepted reason, in characters (Unicode scalar values), after unescaping.
@@ -71,7 +71,7 @@ const HOUR: u64 = 60 * MINUTE;
 const DAY: u64 = 24 * HOUR;
 
 /// Words people type instead of a verb, and the verb they mean. Only ever suggested.
-const VERB_SYNONYMS: [(&str, &str); 16] = [
+const VERB_SYNONYMS: [(&str, &str); 19] = [
     ("stop", "pause"),
     ("disable", "pause"),
     ("suspend", "pause"),
@@ -84,6 +84,9 @@ const VERB_SYNONYMS: [(&str, &str); 16] = [
     ("show", "status"),
     ("state", "status"),
     ("info", "status"),
+    ("log", "history"),
+    ("logs", "history"),
+    ("audit", "history"),
     ("?", "help"),
     ("--help", "help"),
     ("-h", "help"),
@@ -96,6 +99,8 @@ pub enum Command {
     Pause(Operation),
     Resume(Operation),
     Status(StatusQuery),
+    /// `history [<function>]`: the latest audit entries.
+    History(Option<FunctionRef>),
     Help,
 }
 
@@ -866,6 +871,7 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
         "pause" => parse_operation(Action::Pause, text, rest).map(Command::Pause),
         "resume" => parse_operation(Action::Resume, text, rest).map(Command::Resume),
         "status" => parse_status(text, rest).map(Command::Status),
+        "history" => parse_history(text, rest).map(Command::History),
         "help" => match rest.first() {
             None => Ok(Command::Help),
             Some(token) => Err(unexpected(text, token)),
@@ -949,6 +955,24 @@ fn parse_status(text: &str, tokens: &[Token<'_>]) -> Result<StatusQuery, ParseEr
         source: args.source,
         region: args.region,
     })
+}
+
+fn parse_history(text: &str, tokens: &[Token<'_>]) -> Result<Option<FunctionRef>, ParseError> {
+    if let Some(token) = tokens.get(1).filter(|t| !t.raw.starts_with("--")) {
+        return Err(unexpected(text, token));
+    }
+    let query = parse_status(text, tokens)?;
+    if let Some(source) = query.source {
+        return Err(ParseError::UnexpectedArgument {
+            value: source.to_string(),
+        });
+    }
+    if let Some(region) = query.region {
+        return Err(ParseError::UnexpectedArgument {
+            value: format!("--region {region}"),
+        });
+    }
+    Ok(query.function)
 }
 
 /// Walks the tokens after the verb: positionals (function, source), options, reason.
@@ -1179,6 +1203,11 @@ mod tests {
             ("resume orders-fn", Command::Resume(resume("orders-fn"))),
             ("ReSuMe orders-fn", Command::Resume(resume("orders-fn"))),
             ("help", Command::Help),
+            ("history", Command::History(None)),
+            (
+                "HISTORY orders-fn",
+                Command::History(Some(FunctionRef::parse("orders-fn").unwrap())),
+            ),
             ("HELP  ", Command::Help),
             // functions
             (

@@ -10,11 +10,13 @@
 //! in newtypes (`secrets`) whose `Debug` is redacted, and the Slack client marks response URLs
 //! as sensitive so they are not printed either.
 
+pub mod audit;
 pub mod clock;
 pub mod command;
 pub mod demo;
 pub mod ids;
 pub mod lambda;
+pub mod policy;
 pub mod secrets;
 pub mod server;
 pub mod sim;

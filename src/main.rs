@@ -10,11 +10,12 @@ use lambda_pause::clock::SystemClock;
 use lambda_pause::command::{Action, FunctionRef, Region, SourceRef, parse_duration};
 use lambda_pause::lambda::apply::SettlePolicy;
 use lambda_pause::lambda::{DEFAULT_CALLS_PER_SECOND, Lambda};
+use lambda_pause::policy::Policy;
 use lambda_pause::secrets::{BotToken, SigningSecret};
 use lambda_pause::server::{self, AppState};
 use lambda_pause::slack::client::{DEFAULT_API_URL, Slack};
 use lambda_pause::slack::verify::Verifier;
-use lambda_pause::store::MemoryStore;
+use lambda_pause::store::{SqliteStore, Store};
 use lambda_pause::workflow::{Engine, Settings};
 use lambda_pause::{demo, terminal};
 
@@ -41,7 +42,39 @@ enum Cmd {
     Resume(OpArgs),
     /// Show a function's event source mappings and their state.
     Status(StatusArgs),
+    /// Validate a policy file and print the effective rules.
+    CheckConfig {
+        /// The policy file (TOML).
+        file: std::path::PathBuf,
+    },
+    /// Export the audit trail.
+    Audit(AuditArgs),
 }
+
+#[derive(Args)]
+struct AuditArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    format: AuditFormat,
+    /// Only events since: a date (2026-12-03), a date-time (2026-12-03T14:00:00Z), unix seconds, or a duration ago (7d).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only this function (bare name).
+    #[arg(long)]
+    function: Option<String>,
+    /// The database to read.
+    #[arg(long, env = "LAMBDA_PAUSE_DB", default_value = DEFAULT_DB)]
+    db: String,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AuditFormat {
+    Jsonl,
+    Csv,
+}
+
+/// The embedded default store.
+const DEFAULT_DB: &str = "sqlite://lambda-pause.db";
 
 #[derive(Args)]
 struct ServeArgs {
@@ -54,6 +87,12 @@ struct ServeArgs {
     /// Lambda control-plane calls per second this process may make (the account allows 15 in total).
     #[arg(long, env = "LAMBDA_PAUSE_AWS_CALLS_PER_SECOND", default_value_t = DEFAULT_CALLS_PER_SECOND)]
     aws_calls_per_second: f64,
+    /// The policy file (TOML); without one, everyone may pause and resume, with no approvals.
+    #[arg(long, env = "LAMBDA_PAUSE_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    /// Where requests, approvals and the audit trail are kept.
+    #[arg(long, env = "LAMBDA_PAUSE_DB", default_value = DEFAULT_DB)]
+    db: String,
 }
 
 #[derive(Args)]
@@ -112,6 +151,8 @@ async fn main() -> ExitCode {
         Cmd::Pause(args) => operate(Action::Pause, args).await,
         Cmd::Resume(args) => operate(Action::Resume, args).await,
         Cmd::Status(args) => status(args).await,
+        Cmd::CheckConfig { file } => check_config(&file),
+        Cmd::Audit(args) => audit(args).await,
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -137,7 +178,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let api_url = std::env::var("SLACK_API_URL").unwrap_or_else(|_| DEFAULT_API_URL.to_owned());
     let slack = Slack::new(&api_url, &BotToken::new(token)).context("SLACK_API_URL")?;
-    let lambda = Lambda::from_env(None)
+    let policy = match &args.config {
+        Some(path) => {
+            Policy::load(path).map_err(|e| anyhow::anyhow!("invalid policy file: {e}"))?
+        }
+        None => Policy::allow_all(),
+    };
+    if policy.is_allow_all() {
+        tracing::warn!(
+            "no policy file: every member of the workspace may pause and resume any function the AWS role can reach, with their own confirmation and no approvals"
+        );
+    } else {
+        tracing::info!(file = ?args.config, rules = policy.rules.len(), "policy loaded");
+    }
+    let store = SqliteStore::open(&args.db)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", args.db))?;
+    let lambda = Lambda::from_env(policy.region.clone())
         .await
         .with_rate_limit(args.aws_calls_per_second);
     let settings = Settings {
@@ -145,23 +202,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             timeout: args.settle_timeout,
             ..SettlePolicy::default()
         },
+        policy: Arc::new(policy),
         ..Settings::default()
     };
     let clock = Arc::new(SystemClock);
-    let engine = Engine::new(
-        Arc::new(MemoryStore::new()),
-        slack,
-        lambda,
-        clock.clone(),
-        settings,
-    );
+    let engine = Engine::new(Arc::new(store), slack, lambda, clock.clone(), settings);
+    engine.recover().await;
+    engine.spawn_sweeper();
     let state = AppState {
         verifier: Arc::new(Verifier::new(secrets, clock)),
         engine,
     };
-    tracing::warn!(
-        "no policy file: every member of the workspace may pause and resume any function the AWS role can reach, with their own confirmation and no approvals"
-    );
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -254,4 +305,55 @@ async fn status(args: StatusArgs) -> anyhow::Result<u8> {
         &mut std::io::stdout(),
     )
     .await?)
+}
+
+fn check_config(file: &std::path::Path) -> anyhow::Result<u8> {
+    match Policy::load(file) {
+        Ok(policy) => {
+            println!("{}", policy.describe());
+            Ok(0)
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            Ok(1)
+        }
+    }
+}
+
+async fn audit(args: AuditArgs) -> anyhow::Result<u8> {
+    use std::io::Write;
+    init_logging("warn");
+    let now = lambda_pause::clock::unix_seconds(std::time::SystemTime::now());
+    let since = match args.since.as_deref() {
+        Some(s) => Some(lambda_pause::audit::parse_since(s, now).ok_or_else(|| anyhow::anyhow!("--since `{s}`: use a date (2026-12-03), a date-time (2026-12-03T14:00:00Z), unix seconds, or a duration ago (7d)"))?),
+        None => None,
+    };
+    let store = SqliteStore::open(&args.db)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database {}: {e}", args.db))?;
+    let events = store
+        .audit(&lambda_pause::audit::AuditQuery {
+            function: args.function,
+            since,
+            limit: None,
+        })
+        .await?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match args.format {
+        AuditFormat::Jsonl => {
+            for e in &events {
+                serde_json::to_writer(&mut out, e)?;
+                writeln!(out)?;
+            }
+        }
+        AuditFormat::Csv => {
+            writeln!(out, "{}", lambda_pause::audit::CSV_HEADER)?;
+            for e in &events {
+                writeln!(out, "{}", lambda_pause::audit::to_csv(e))?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(0)
 }

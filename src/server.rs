@@ -98,6 +98,10 @@ fn ack(message: &Message) -> Response {
 
 async fn commands(State(engine): State<Arc<Engine>>, SignedBody(body): SignedBody) -> Response {
     match payload::decode_command(&body) {
+        Ok(cmd) if !engine.team_allowed(cmd.team.as_ref()) => {
+            tracing::warn!(team = ?cmd.team, "slash command from a workspace the policy does not allow");
+            (StatusCode::UNAUTHORIZED, "workspace not allowed").into_response()
+        }
         Ok(cmd) => ack(&engine.command(cmd).await),
         Err(err) => {
             tracing::warn!(error = %err, "malformed slash command");
@@ -108,6 +112,10 @@ async fn commands(State(engine): State<Arc<Engine>>, SignedBody(body): SignedBod
 
 async fn interactions(State(engine): State<Arc<Engine>>, SignedBody(body): SignedBody) -> Response {
     match payload::decode_interaction(&body) {
+        Ok(Interaction::BlockActions(click)) if !engine.team_allowed(click.team.as_ref()) => {
+            tracing::warn!(team = ?click.team, "click from a workspace the policy does not allow");
+            (StatusCode::UNAUTHORIZED, "workspace not allowed").into_response()
+        }
         Ok(Interaction::BlockActions(click)) => {
             tokio::spawn(async move { engine.click(click).await });
             StatusCode::OK.into_response()

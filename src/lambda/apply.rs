@@ -64,6 +64,17 @@ pub struct MappingResult {
     pub outcome: Outcome,
 }
 
+/// What the update phase did to one mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Already in the target state: not touched.
+    AlreadyThere(Mapping),
+    /// Updated (or already on its way there): to be polled until settled.
+    Pending(Mapping),
+    /// The update failed.
+    Failed(Mapping, LambdaError),
+}
+
 /// Applies `enabled` to each mapping of the plan (one update each, skipping those already there)
 /// and polls with backoff until all have settled or `policy.timeout` has passed.
 pub async fn apply(
@@ -73,30 +84,65 @@ pub async fn apply(
     policy: &SettlePolicy,
 ) -> Vec<MappingResult> {
     let deadline = Instant::now() + policy.timeout;
-    let target = target_state(enabled);
-    let mut results: Vec<Option<MappingResult>> = vec![None; plan.len()];
-    let mut pending: Vec<(usize, Mapping)> = Vec::new();
+    let mut steps = Vec::with_capacity(plan.len());
+    for mapping in plan {
+        steps.push(update_one(client, mapping, enabled, policy, deadline).await);
+    }
+    settle(client, steps, enabled, policy, deadline).await
+}
 
-    for (i, mapping) in plan.iter().enumerate() {
-        if mapping.state == target {
-            results[i] = Some(MappingResult {
-                mapping: mapping.clone(),
-                outcome: Outcome::AlreadyThere,
-            });
-        } else if mapping.state == transitional_state(enabled) {
-            // Already on its way (someone else's update): wait for it, don't update again.
-            pending.push((i, mapping.clone()));
-        } else {
-            match update(client, &mapping.uuid, enabled, policy, deadline).await {
-                Ok(updated) => pending.push((i, updated)),
-                Err(error) => {
-                    tracing::warn!(uuid = %mapping.uuid, %error, "update failed");
-                    results[i] = Some(MappingResult {
-                        mapping: mapping.clone(),
-                        outcome: Outcome::Failed(error),
-                    });
-                }
+/// The update phase for one mapping: skips it if already there (or on its way), else one
+/// `UpdateEventSourceMapping`, retried while in use or throttled.
+pub async fn update_one(
+    client: &LambdaClient,
+    mapping: &Mapping,
+    enabled: bool,
+    policy: &SettlePolicy,
+    deadline: Instant,
+) -> Step {
+    if mapping.state == target_state(enabled) {
+        Step::AlreadyThere(mapping.clone())
+    } else if mapping.state == transitional_state(enabled) {
+        // Already on its way (someone else's update): wait for it, don't update again.
+        Step::Pending(mapping.clone())
+    } else {
+        match update(client, &mapping.uuid, enabled, policy, deadline).await {
+            Ok(updated) => Step::Pending(updated),
+            Err(error) => {
+                tracing::warn!(uuid = %mapping.uuid, %error, "update failed");
+                Step::Failed(mapping.clone(), error)
             }
+        }
+    }
+}
+
+/// The settle phase: polls the pending mappings with backoff until each reaches the target state
+/// or `deadline` passes. Results are in the order of `steps`.
+pub async fn settle(
+    client: &LambdaClient,
+    steps: Vec<Step>,
+    enabled: bool,
+    policy: &SettlePolicy,
+    deadline: Instant,
+) -> Vec<MappingResult> {
+    let target = target_state(enabled);
+    let mut results: Vec<Option<MappingResult>> = vec![None; steps.len()];
+    let mut pending: Vec<(usize, Mapping)> = Vec::new();
+    for (i, step) in steps.into_iter().enumerate() {
+        match step {
+            Step::AlreadyThere(mapping) => {
+                results[i] = Some(MappingResult {
+                    mapping,
+                    outcome: Outcome::AlreadyThere,
+                })
+            }
+            Step::Failed(mapping, error) => {
+                results[i] = Some(MappingResult {
+                    mapping,
+                    outcome: Outcome::Failed(error),
+                })
+            }
+            Step::Pending(mapping) => pending.push((i, mapping)),
         }
     }
 
@@ -133,16 +179,24 @@ pub async fn apply(
 
     results
         .into_iter()
-        .zip(plan)
-        .map(|(r, m)| {
-            r.unwrap_or_else(|| MappingResult {
-                mapping: m.clone(),
-                outcome: Outcome::Failed(LambdaError::Unexpected {
-                    message: "no result".into(),
-                }),
-            })
-        })
+        .map(|r| r.unwrap_or_else(unreachable_result))
         .collect()
+}
+
+fn unreachable_result() -> MappingResult {
+    MappingResult {
+        mapping: Mapping {
+            uuid: MappingUuid::new(""),
+            source_arn: None,
+            function_arn: String::new(),
+            state: "Unknown".into(),
+            state_transition_reason: None,
+            topics: Vec::new(),
+        },
+        outcome: Outcome::Failed(LambdaError::Unexpected {
+            message: "no result".into(),
+        }),
+    }
 }
 
 /// One `UpdateEventSourceMapping`, retried while the mapping is in use (until the deadline) or the call is throttled.

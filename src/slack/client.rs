@@ -205,6 +205,22 @@ impl Slack {
         Ok(())
     }
 
+    /// `usergroups.users.list`: the members of a user group (`S…`).
+    pub async fn usergroup_members(&self, group: &str) -> Result<Vec<UserId>, SlackError> {
+        let req = SlackApiUserGroupsUsersListRequest::new(SlackUserGroupId::new(group.to_owned()));
+        let session = self.client.open_session(&self.token);
+        let res = self
+            .retrying("usergroups.users.list", || {
+                session.usergroups_users_list(&req)
+            })
+            .await?;
+        Ok(res
+            .users
+            .into_iter()
+            .map(|u| UserId::new(u.to_string()))
+            .collect())
+    }
+
     /// Replies through a `response_url` (no token is sent; the URL is never logged).
     pub async fn respond(
         &self,

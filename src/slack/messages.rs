@@ -500,6 +500,12 @@ pub fn prompt(req: &Request, ttl: Duration) -> Message {
     if let Some(reason) = &req.reason {
         msg = msg.text(format!("Reason: {}", user_text(reason)));
     }
+    if req.needs_approval {
+        msg = msg.text(format!(
+            ":busts_in_silhouette: This needs an approver: after you confirm, I'll ask {} in the channel.",
+            approver_list(req)
+        ));
+    }
     let label = format!(
         "{} {}",
         if req.action == Action::Pause {
@@ -662,11 +668,6 @@ pub fn unknown_button() -> Message {
     Message::new().text(":warning: I don't know that button. Nothing was changed.")
 }
 
-/// Approve/Deny without an approval flow.
-pub fn approvals_not_enabled() -> Message {
-    Message::new().text(":information_source: This request does not need an approval, so that click changed nothing.")
-}
-
 /// An internal failure that stopped a request; details are in the logs.
 pub fn internal_error() -> Message {
     Message::new().text(
@@ -690,7 +691,14 @@ pub fn follow_up(req: &Request, results: &[MappingResult], took: Duration) -> Me
     } else {
         format_duration(Duration::from_secs(took.as_secs()))
     };
-    let by = format!("requested by {}", mention(&req.requester));
+    let by = match req.approval.as_ref().and_then(|a| a.decided_by.as_ref()) {
+        Some(approver) => format!(
+            "requested by {}, approved by {}",
+            mention(&req.requester),
+            mention(approver)
+        ),
+        None => format!("requested by {}", mention(&req.requester)),
+    };
     let head = if failed > 0 {
         format!(
             ":x: {} {} failed for {} of {} — {by}.",
@@ -821,6 +829,317 @@ pub fn status_overview(in_flight: &[Request], paused: &[(Request, Mapping)]) -> 
         ));
     }
     msg
+}
+
+/// A policy principal as Slack renders it: `<@U…>` for a user, `<!subteam^S…>` for a user group.
+fn principal(id: &str) -> String {
+    if id.starts_with('S') {
+        format!("<!subteam^{id}>")
+    } else {
+        format!("<@{id}>")
+    }
+}
+
+fn approver_list(req: &Request) -> String {
+    let ids: Vec<String> = req
+        .approval
+        .as_ref()
+        .map(|a| a.approvers.clone())
+        .unwrap_or_default();
+    if ids.is_empty() {
+        "an approver".into()
+    } else {
+        ids.iter()
+            .map(|id| principal(id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn rule_name(rule: usize, policy_file: Option<&str>) -> String {
+    match policy_file {
+        Some(file) => format!("rule {rule} of {}", code(file)),
+        None => format!("rule {rule} of the policy"),
+    }
+}
+
+/// No rule of the policy covers this function in this channel.
+pub fn refused_no_rule(req: &Request, policy_file: Option<&str>) -> Message {
+    Message::new().text(format!(
+        ":no_entry: No rule of the policy{} allows changing {} in this channel, so I can't {} it. Nothing was changed. Ask the platform team if it should.",
+        policy_file.map(|f| format!(" ({})", code(f))).unwrap_or_default(),
+        code(&req.function),
+        req.action.as_str()
+    ))
+}
+
+/// The matching rule does not list the user as a requester.
+pub fn refused_not_requester(req: &Request, rule: usize, policy_file: Option<&str>) -> Message {
+    Message::new().text(format!(
+        ":no_entry: {} covers {} here, but you are not one of its requesters, so I can't {} it for you. Nothing was changed.",
+        capitalize(&rule_name(rule, policy_file)),
+        code(&req.function),
+        req.action.as_str()
+    ))
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// A user group could not be resolved, so the policy can't be checked.
+pub fn group_lookup_failed(group: &str, err: &crate::slack::client::SlackError) -> Message {
+    let why = match err {
+        crate::slack::client::SlackError::Api(code) if code == "plan_upgrade_required" => {
+            "this Slack workspace's plan has no user groups (`plan_upgrade_required`); name users instead of groups in the policy".to_string()
+        }
+        crate::slack::client::SlackError::Api(code) if code == "missing_scope" => {
+            "the app lacks the `usergroups:read` scope (`missing_scope`); reinstall it from the manifest".to_string()
+        }
+        crate::slack::client::SlackError::Api(code) if code == "no_such_subteam" => {
+            format!("the user group {} does not exist (`no_such_subteam`); fix the policy file", code_str(group))
+        }
+        other => format!("Slack answered: {other}"),
+    };
+    Message::new().text(format!(
+        ":x: I couldn't check the policy: looking up the members of user group {} failed: {why}. Nothing was changed.",
+        principal(group)
+    ))
+}
+
+fn code_str(s: &str) -> String {
+    code(s)
+}
+
+/// Replaces the prompt once the requester confirmed a request that needs an approver.
+pub fn awaiting_approval(req: &Request) -> Message {
+    Message::new().text(format!(
+        ":hourglass_flowing_sand: {} confirmed. I've asked {} to approve in the channel; nothing changes until one of them does.",
+        mention(&req.requester),
+        approver_list(req)
+    ))
+}
+
+/// The approval request, posted in the channel for everyone to see.
+pub fn approval_request(req: &Request, timeout: Duration) -> Message {
+    let target = target_state(req.target_enabled());
+    let lines = req
+        .mappings
+        .iter()
+        .filter(|m| m.state != target)
+        .map(|m| {
+            format!(
+                "• {} — *{}* → *{}* — {}",
+                source_label(m),
+                m.state,
+                target,
+                code(m.uuid.as_str())
+            )
+        })
+        .collect();
+    let mut msg = Message::new()
+        .text(format!(
+            ":raising_hand: {} wants to *{}* {}. Approval needed from {}.",
+            mention(&req.requester),
+            req.action.as_str(),
+            code(&req.function),
+            approver_list(req)
+        ))
+        .lines(list_limited(lines));
+    if let Some(reason) = &req.reason {
+        msg = msg.text(format!("Reason: {}", user_text(reason)));
+    }
+    let n = req.mappings.iter().filter(|m| m.state != target).count();
+    msg.context(format!(
+        "Expires in {}. The requester can't approve their own request. Request {}",
+        format_duration(timeout),
+        code(req.id.as_str())
+    ))
+    .buttons(vec![
+        (
+            Button::Approve,
+            format!(
+                "Approve: {} {}",
+                req.action.as_str(),
+                plural(n, "mapping", "mappings")
+            ),
+            req.id.to_string(),
+            false,
+        ),
+        (Button::Deny, "Deny".into(), req.id.to_string(), true),
+    ])
+}
+
+/// The approval request once approved (buttons gone), while applying.
+pub fn approval_approved(req: &Request, approver: &UserId) -> Message {
+    let target = target_state(req.target_enabled());
+    Message::new().text(format!(
+        ":white_check_mark: {} approved {}'s request to {} {}. {}… the result follows in this thread once it is *{target}*.",
+        mention(approver),
+        mention(&req.requester),
+        req.action.as_str(),
+        code(&req.function),
+        verb_ing(req.action)
+    ))
+}
+
+/// The approval request once the apply finished.
+pub fn approval_done(req: &Request, approver: &UserId, results: &[MappingResult]) -> Message {
+    let settled = results
+        .iter()
+        .all(|r| matches!(r.outcome, Outcome::Settled | Outcome::AlreadyThere));
+    let outcome = if settled {
+        format!("done: {} is {}", code(&req.function), verb_ed(req.action))
+    } else {
+        "it did not fully succeed; see the thread".to_string()
+    };
+    Message::new().text(format!(
+        "{} {} approved {}'s request to {} {}: {outcome}.",
+        if settled {
+            ":white_check_mark:"
+        } else {
+            ":warning:"
+        },
+        mention(approver),
+        mention(&req.requester),
+        req.action.as_str(),
+        code(&req.function)
+    ))
+}
+
+/// The approval request once denied (buttons gone).
+pub fn approval_denied(req: &Request, by: &UserId) -> Message {
+    Message::new().text(format!(
+        ":no_entry_sign: {} denied {}'s request to {} {}. Nothing was changed.",
+        mention(by),
+        mention(&req.requester),
+        req.action.as_str(),
+        code(&req.function)
+    ))
+}
+
+/// The approval request once it expired unanswered (buttons gone).
+pub fn approval_expired(req: &Request) -> Message {
+    Message::new().text(format!(
+        ":hourglass: {}'s request to {} {} expired without an approval. Nothing was changed; run the command again if it is still needed.",
+        mention(&req.requester),
+        req.action.as_str(),
+        code(&req.function)
+    ))
+}
+
+/// The requester clicked Approve on their own request.
+pub fn self_approval() -> Message {
+    Message::new().text(":no_entry: You can't approve your own request: another approver has to. Nothing was changed.")
+}
+
+/// Someone who is not an approver clicked Approve or Deny.
+pub fn not_an_approver(req: &Request) -> Message {
+    Message::new().text(format!(
+        ":no_entry: Only the approvers of this request ({}) can approve or deny it. Nothing was changed.",
+        approver_list(req)
+    ))
+}
+
+/// Confirm/Cancel clicked on an approval request, or Approve/Deny on a prompt.
+pub fn wrong_button() -> Message {
+    Message::new().text(":information_source: That button does not apply to this request at this stage; nothing was changed.")
+}
+
+/// The approval request could not be posted in the channel.
+pub fn approval_post_failed(err: &crate::slack::client::SlackError) -> Message {
+    let hint = match err {
+        crate::slack::client::SlackError::Api(code)
+            if code == "not_in_channel" || code == "channel_not_found" =>
+        {
+            " Invite me to this channel (`/invite @lambda-pause`) and run the command again."
+                .to_string()
+        }
+        _ => String::new(),
+    };
+    Message::new().text(format!(":x: I couldn't post the approval request in this channel ({err}), so nobody could approve it. Nothing was changed.{hint}"))
+}
+
+/// `/lambda history [function]`: the latest audit entries, oldest first.
+pub fn history(function: Option<&str>, events: &[crate::audit::AuditEvent]) -> Message {
+    if events.is_empty() {
+        return Message::new().text(format!(
+            ":information_source: Nothing in the audit trail{} yet.",
+            function
+                .map(|f| format!(" for {}", code(f)))
+                .unwrap_or_default()
+        ));
+    }
+    let head = format!(
+        "*Audit trail{}* — the latest {}:",
+        function
+            .map(|f| format!(" of {}", code(f)))
+            .unwrap_or_default(),
+        plural(events.len(), "entry", "entries")
+    );
+    Message::new().text(head).lines(
+        events
+            .iter()
+            .map(|e| format!("• {}", audit_line(e)))
+            .collect(),
+    )
+}
+
+/// One audit event as a line: `2026-12-03 14:05 UTC · <@U1> paused orders-fn / orders: Enabled → Disabled — reason`.
+pub fn audit_line(e: &crate::audit::AuditEvent) -> String {
+    use crate::audit::AuditKind as K;
+    let when = crate::audit::rfc3339(e.at)
+        .replace('T', " ")
+        .trim_end_matches('Z')
+        .to_string();
+    let when = format!("{} UTC", &when[..when.len().saturating_sub(3)]);
+    let who = e
+        .user
+        .as_ref()
+        .map(mention)
+        .unwrap_or_else(|| "lambda-pause".into());
+    let action = e.action.map(|a| a.as_str()).unwrap_or("change");
+    let what = e.function.as_deref().map(code).unwrap_or_default();
+    let source = e
+        .source
+        .as_deref()
+        .map(|s| format!(" / {}", code(s)))
+        .unwrap_or_default();
+    let verb = match e.kind {
+        K::Requested => format!("asked to {action}"),
+        K::Confirmed => format!("confirmed the {action} of"),
+        K::Cancelled => format!("cancelled the {action} of"),
+        K::ApprovalRequested => format!("asked for approval to {action}"),
+        K::Approved => format!("approved the {action} of"),
+        K::Denied => format!("denied the {action} of"),
+        K::Expired => format!("{action} request expired for"),
+        K::Applied => format!("updated ({action})"),
+        K::Settled => format!("{action} settled for"),
+        K::TimedOut => format!("{action} did not settle for"),
+        K::Failed => format!("{action} failed for"),
+        K::Refused => format!("was refused to {action}"),
+    };
+    let mut line = format!("{when} · {who} {verb} {what}{source}");
+    match (&e.before, &e.after) {
+        (Some(b), Some(a)) => line.push_str(&format!(": {b} → *{a}*")),
+        (None, Some(a)) => line.push_str(&format!(": *{a}*")),
+        _ => {}
+    }
+    if let Some(reason) = &e.reason {
+        line.push_str(&format!(" — _{}_", user_text(reason)));
+    }
+    if let Some(detail) = &e.detail {
+        line.push_str(&format!(" ({})", esc(detail)));
+    }
+    line
+}
+
+/// An audit event posted to the audit channel.
+pub fn audit_post(e: &crate::audit::AuditEvent) -> Message {
+    Message::new().text(audit_line(e))
 }
 
 /// The id a request's buttons carry (for the demo's and tests' readers).
@@ -1075,7 +1394,7 @@ mod tests {
             already_handled(RequestState::Cancelled),
             unknown_request(),
             unknown_button(),
-            approvals_not_enabled(),
+            wrong_button(),
             internal_error(),
         ]
         .iter()

@@ -94,6 +94,9 @@ struct RawInteraction {
 #[derive(Deserialize)]
 struct RawId {
     id: String,
+    /// On `user`: the user's workspace (present also when the top-level `team` is null).
+    #[serde(default)]
+    team_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -150,7 +153,11 @@ pub fn decode_interaction(body: &[u8]) -> Result<Interaction, PayloadError> {
         .or_else(|| raw.container.as_ref().and_then(|c| c.channel_id.clone()));
     Ok(Interaction::BlockActions(Click {
         user: UserId::new(user.id),
-        team: raw.team.map(|t| TeamId::new(t.id)),
+        team: raw
+            .team
+            .map(|t| t.id)
+            .or(user.team_id.clone())
+            .map(TeamId::new),
         channel: channel.map(ChannelId::new),
         message_ts: raw.container.and_then(|c| c.message_ts),
         action_id: action.action_id,
@@ -246,7 +253,11 @@ mod tests {
         let Interaction::BlockActions(click) = decode_interaction(&form(&payload)).unwrap() else {
             panic!("not a click");
         };
-        assert_eq!(click.team, None);
+        assert_eq!(
+            click.team,
+            Some(TeamId::new("T0001")),
+            "the user's team_id stands in"
+        );
     }
 
     #[test]

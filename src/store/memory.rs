@@ -6,38 +6,44 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{Patch, Store, StoreError};
+use crate::audit::{AuditEvent, AuditQuery};
 use crate::ids::RequestId;
 use crate::workflow::request::{Request, RequestState};
 
 #[derive(Default)]
+struct Inner {
+    requests: HashMap<RequestId, Request>,
+    audit: Vec<AuditEvent>,
+}
+
+#[derive(Default)]
 pub struct MemoryStore {
-    requests: Mutex<HashMap<RequestId, Request>>,
+    inner: Mutex<Inner>,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 #[async_trait]
 impl Store for MemoryStore {
     async fn insert(&self, request: &Request) -> Result<(), StoreError> {
-        let mut all = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        if all.contains_key(&request.id) {
+        let mut inner = self.lock();
+        if inner.requests.contains_key(&request.id) {
             return Err(StoreError::Duplicate(request.id.clone()));
         }
-        all.insert(request.id.clone(), request.clone());
+        inner.requests.insert(request.id.clone(), request.clone());
         Ok(())
     }
 
     async fn get(&self, id: &RequestId) -> Result<Option<Request>, StoreError> {
-        Ok(self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned())
+        Ok(self.lock().requests.get(id).cloned())
     }
 
     async fn transition(
@@ -50,8 +56,8 @@ impl Store for MemoryStore {
         if !from.can_become(to) {
             return Err(StoreError::IllegalTransition { from, to });
         }
-        let mut all = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        match all.get_mut(id) {
+        let mut inner = self.lock();
+        match inner.requests.get_mut(id) {
             Some(request) if request.state == from => {
                 patch(request);
                 request.state = to;
@@ -67,8 +73,8 @@ impl Store for MemoryStore {
         state: RequestState,
         patch: Patch<'_>,
     ) -> Result<Option<Request>, StoreError> {
-        let mut all = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        match all.get_mut(id) {
+        let mut inner = self.lock();
+        match inner.requests.get_mut(id) {
             Some(request) if request.state == state => {
                 patch(request);
                 request.state = state;
@@ -79,8 +85,8 @@ impl Store for MemoryStore {
     }
 
     async fn recent(&self, limit: usize) -> Result<Vec<Request>, StoreError> {
-        let all = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        let mut list: Vec<Request> = all.values().cloned().collect();
+        let inner = self.lock();
+        let mut list: Vec<Request> = inner.requests.values().cloned().collect();
         list.sort_by(|a, b| {
             b.created_at
                 .cmp(&a.created_at)
@@ -88,6 +94,41 @@ impl Store for MemoryStore {
         });
         list.truncate(limit);
         Ok(list)
+    }
+
+    async fn unfinished(&self) -> Result<Vec<Request>, StoreError> {
+        let inner = self.lock();
+        let mut list: Vec<Request> = inner
+            .requests
+            .values()
+            .filter(|r| !r.state.is_final())
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(list)
+    }
+
+    async fn append_audit(&self, event: &AuditEvent) -> Result<i64, StoreError> {
+        let mut inner = self.lock();
+        let seq = inner.audit.len() as i64 + 1;
+        let mut event = event.clone();
+        event.seq = seq;
+        inner.audit.push(event);
+        Ok(seq)
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        let inner = self.lock();
+        let matching: Vec<&AuditEvent> = inner.audit.iter().filter(|e| query.matches(e)).collect();
+        let skip = query
+            .limit
+            .map(|l| matching.len().saturating_sub(l))
+            .unwrap_or(0);
+        Ok(matching.into_iter().skip(skip).cloned().collect())
     }
 }
 

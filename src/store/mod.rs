@@ -1,13 +1,16 @@
 //! Where requests live: the `Store` trait (compare-and-set transitions) and its in-memory backend.
 
 mod memory;
+mod sqlite;
 #[cfg(test)]
 pub(crate) mod suite;
 
 pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 
+use crate::audit::{AuditEvent, AuditQuery};
 use crate::ids::RequestId;
 use crate::workflow::request::{Request, RequestState};
 
@@ -58,4 +61,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// The most recent requests, newest first.
     async fn recent(&self, limit: usize) -> Result<Vec<Request>, StoreError>;
+
+    /// Every request not in a final state (for recovery after a restart), oldest first.
+    async fn unfinished(&self) -> Result<Vec<Request>, StoreError>;
+
+    /// Appends an event to the audit trail; returns its `seq`.
+    async fn append_audit(&self, event: &AuditEvent) -> Result<i64, StoreError>;
+
+    /// The newest `limit` events matching the query, oldest first.
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
 }

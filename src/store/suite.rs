@@ -37,6 +37,8 @@ pub async fn run_all(store: Arc<dyn Store>) {
     illegal_transitions_are_refused(&*store).await;
     update_keeps_the_state(&*store).await;
     recent_is_newest_first(&*store).await;
+    run_audit_and_recovery(&*store).await;
+    every_field_survives(&*store).await;
     concurrent_transitions_have_one_winner(store).await;
 }
 
@@ -184,4 +186,121 @@ async fn concurrent_transitions_have_one_winner(store: Arc<dyn Store>) {
         winners, 1,
         "exactly one of many concurrent transitions wins"
     );
+}
+
+/// Audit and recovery checks, run by `run_all`.
+pub async fn run_audit_and_recovery(store: &dyn Store) {
+    use crate::audit::{AuditEvent, AuditKind, AuditQuery};
+    let mut first = AuditEvent::new(AuditKind::Requested, 100);
+    first.function = Some("orders-fn".into());
+    first.user = Some(UserId::new("U1"));
+    first.reason = Some("poison, \"record\"".into());
+    let s1 = store.append_audit(&first).await.unwrap();
+    let mut second = AuditEvent::new(AuditKind::Settled, 200);
+    second.function = Some("billing-fn".into());
+    second.mapping = Some(crate::ids::MappingUuid::new("u-1"));
+    second.before = Some("Enabled".into());
+    second.after = Some("Disabled".into());
+    let s2 = store.append_audit(&second).await.unwrap();
+    let mut third = AuditEvent::new(AuditKind::Refused, 300);
+    third.function = Some("orders-fn".into());
+    let s3 = store.append_audit(&third).await.unwrap();
+    assert!(
+        s1 >= 1 && s1 < s2 && s2 < s3,
+        "seq increases: {s1} {s2} {s3}"
+    );
+
+    let all = store.audit(&AuditQuery::default()).await.unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![s1, s2, s3],
+        "oldest first"
+    );
+    first.seq = s1;
+    assert_eq!(all[0], first, "round trip of every field");
+    second.seq = s2;
+    assert_eq!(all[1], second);
+    let orders = store
+        .audit(&AuditQuery {
+            function: Some("orders-fn".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        orders.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![s1, s3]
+    );
+    let since = store
+        .audit(&AuditQuery {
+            since: Some(200),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        since.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![s2, s3]
+    );
+    let newest = store
+        .audit(&AuditQuery {
+            limit: Some(2),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        newest.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![s2, s3],
+        "the newest two, oldest first"
+    );
+
+    // Recovery: only unfinished requests, oldest first.
+    let done = request(50);
+    store.insert(&done).await.unwrap();
+    store
+        .transition(
+            &done.id,
+            RequestState::Requested,
+            RequestState::Cancelled,
+            Box::new(|_| {}),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let unfinished = store.unfinished().await.unwrap();
+    assert!(unfinished.iter().all(|r| !r.state.is_final()));
+    assert!(!unfinished.iter().any(|r| r.id == done.id));
+    assert!(
+        unfinished
+            .windows(2)
+            .all(|w| w[0].created_at <= w[1].created_at)
+    );
+}
+
+async fn every_field_survives(store: &dyn Store) {
+    use crate::workflow::request::Approval;
+    let mut r = request(77);
+    r.team = Some(crate::ids::TeamId::new("T1"));
+    r.region = Some("eu-west-1".into());
+    r.source = Some("orders".into());
+    r.rule = Some(2);
+    r.needs_approval = true;
+    r.approval = Some(Approval {
+        message_ts: Some("1.2".into()),
+        expires_at: 99,
+        approvers: vec!["U2".into(), "S1".into()],
+        decided_by: None,
+        decided_at: None,
+    });
+    r.mappings.push(crate::lambda::Mapping {
+        uuid: crate::ids::MappingUuid::new("u-77"),
+        source_arn: Some("arn:aws:kinesis:us-east-1:123456789012:stream/orders".into()),
+        function_arn: "arn:aws:lambda:us-east-1:123456789012:function:orders-fn".into(),
+        state: "Enabled".into(),
+        state_transition_reason: Some("USER_INITIATED".into()),
+        topics: vec!["t".into()],
+    });
+    store.insert(&r).await.unwrap();
+    assert_eq!(store.get(&r.id).await.unwrap(), Some(r));
 }

@@ -1,19 +1,27 @@
-//! Drives requests: command → resolve → prompt → click → apply → settle → follow-up, with every state change a store compare-and-set.
+//! Drives requests: command → policy → prompt → confirm → approve → apply → settle → follow-up; every step a store compare-and-set, every step audited, resumable after a restart.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
+use crate::audit::{AuditEvent, AuditKind, AuditQuery};
 use crate::clock::{Clock, unix_seconds};
-use crate::command::{self, Command, Operation, StatusQuery};
-use crate::ids::RequestId;
-use crate::lambda::apply::{self, Outcome, SettlePolicy};
+use crate::command::{self, Command, FunctionRef, Operation, Region, SourceRef, StatusQuery};
+use crate::ids::{RequestId, UserId};
+use crate::lambda::apply::{self, MappingResult, Outcome, SettlePolicy, Step};
 use crate::lambda::resolve::{self, Resolution};
-use crate::lambda::{Lambda, Mapping};
-use crate::slack::client::{Respond, Slack};
+use crate::lambda::{Lambda, LambdaClient, Mapping};
+use crate::policy::{Decision, GroupMembers, Policy};
+use crate::slack::client::{Respond, Slack, SlackError};
 use crate::slack::messages::{self, Message};
 use crate::slack::payload::{Click, SlashCommand};
-use crate::store::Store;
-use crate::workflow::request::{Button, ClickDecision, Request, RequestState, decide_click};
+use crate::store::{Patch, Store};
+use crate::workflow::request::{
+    Approval, ApprovalDecision, Button, ClickDecision, Request, RequestState, decide_approval,
+    decide_click,
+};
 
 /// Tunables of the workflow.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +30,14 @@ pub struct Settings {
     pub prompt_ttl: Duration,
     /// Retries, polling and the settle timeout.
     pub settle: SettlePolicy,
+    /// Who may do what (allow-all without a policy file).
+    pub policy: Arc<Policy>,
+    /// How long user-group members are cached.
+    pub group_cache_ttl: Duration,
+    /// How often expired prompts and approval requests are swept.
+    pub sweep_interval: Duration,
+    /// How many entries `/lambda history` shows.
+    pub history_len: usize,
 }
 
 impl Default for Settings {
@@ -29,6 +45,10 @@ impl Default for Settings {
         Self {
             prompt_ttl: Duration::from_secs(15 * 60),
             settle: SettlePolicy::default(),
+            policy: Arc::new(Policy::allow_all()),
+            group_cache_ttl: Duration::from_secs(60),
+            sweep_interval: Duration::from_secs(30),
+            history_len: 20,
         }
     }
 }
@@ -40,6 +60,13 @@ pub struct Engine {
     lambda: Lambda,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    groups: Mutex<HashMap<String, (Instant, HashSet<UserId>)>>,
+}
+
+/// Why a request was refused by the policy (for the message and the audit trail).
+struct Refusal {
+    message: Message,
+    detail: String,
 }
 
 impl Engine {
@@ -56,12 +83,29 @@ impl Engine {
             lambda,
             clock,
             settings,
+            groups: Mutex::default(),
         })
     }
 
     fn now(&self) -> u64 {
         unix_seconds(self.clock.now())
     }
+
+    fn policy(&self) -> &Policy {
+        &self.settings.policy
+    }
+
+    /// Whether requests from this workspace are accepted at all (`allowed_team_ids`).
+    pub fn team_allowed(&self, team: Option<&crate::ids::TeamId>) -> bool {
+        self.policy().team_allowed(team)
+    }
+
+    /// The store (for the CLI's audit export and tests).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    // ----- slash commands ---------------------------------------------------------------
 
     /// Handles a verified slash command. Returns the immediate (ephemeral) answer; AWS work continues in a task.
     pub async fn command(self: &Arc<Self>, cmd: SlashCommand) -> Message {
@@ -70,6 +114,7 @@ impl Engine {
         match parsed {
             Err(err) => messages::parse_error(&err),
             Ok(Command::Help) => messages::help(),
+            Ok(Command::History(function)) => self.history(function.as_ref()).await,
             Ok(Command::Status(query)) => {
                 let ack = messages::checking(query.function.as_ref().map(|f| f.as_str()));
                 let engine = Arc::clone(self);
@@ -94,6 +139,13 @@ impl Engine {
                     return messages::internal_error();
                 }
                 tracing::info!(request = %request.id, action = op.action.as_str(), function = %op.function, "request recorded");
+                self.audit(
+                    AuditKind::Requested,
+                    &request,
+                    Some(&request.requester),
+                    |_| {},
+                )
+                .await;
                 let ack = messages::looking_up(op.function.as_str());
                 let engine = Arc::clone(self);
                 tokio::spawn(async move { engine.prepare(request, op).await });
@@ -102,14 +154,9 @@ impl Engine {
         }
     }
 
-    /// Resolves the mappings and shows the prompt (or says why there is nothing to confirm).
+    /// Resolves the mappings, checks the policy and shows the prompt (or says why not).
     async fn prepare(self: Arc<Self>, request: Request, op: Operation) {
-        let region = op
-            .region
-            .as_ref()
-            .map(|r| r.as_str())
-            .or(op.function.region());
-        let client = self.lambda.client(region);
+        let client = self.client_for(&op.function, op.region.as_ref());
         let resolution = resolve::resolve(
             &client,
             &op.function,
@@ -118,48 +165,81 @@ impl Engine {
         )
         .await;
         let id = request.id.clone();
-        let (message, outcome) = match resolution {
-            Ok(Resolution::Found(mappings)) => {
-                let target = apply::target_state(op.action.target_enabled());
-                if mappings.iter().all(|m| m.state == target) {
-                    let mut done = request.clone();
-                    done.mappings = mappings.clone();
+        let finish = |state: RequestState, mappings: Vec<Mapping>, why: String| {
+            let now = self.now();
+            let patch: Patch<'static> = Box::new(move |r: &mut Request| {
+                r.mappings = mappings;
+                r.failure = Some(why);
+                r.finished_at = Some(now);
+            });
+            (state, patch)
+        };
+        let (message, end) = match resolution {
+            Ok(Resolution::Found(mappings)) => match self.decide(&request, &mappings).await {
+                Err(refusal) => {
+                    self.audit(
+                        AuditKind::Refused,
+                        &request,
+                        Some(&request.requester),
+                        |e| e.detail = Some(refusal.detail.clone()),
+                    )
+                    .await;
                     (
-                        messages::nothing_to_do(&done),
-                        Some((
-                            RequestState::Cancelled,
+                        refusal.message,
+                        Some(finish(
+                            RequestState::Failed,
                             mappings,
-                            "nothing to change".to_string(),
+                            format!("refused: {}", refusal.detail),
                         )),
                     )
-                } else {
-                    let patch_mappings = mappings.clone();
-                    match self
-                        .store
-                        .update(
-                            &id,
-                            RequestState::Requested,
-                            Box::new(move |r| r.mappings = patch_mappings),
+                }
+                Ok((rule, needs_approval, approvers)) => {
+                    let target = apply::target_state(op.action.target_enabled());
+                    if mappings.iter().all(|m| m.state == target) {
+                        let mut done = request.clone();
+                        done.mappings = mappings.clone();
+                        (
+                            messages::nothing_to_do(&done),
+                            Some(finish(
+                                RequestState::Cancelled,
+                                mappings,
+                                "nothing to change".into(),
+                            )),
                         )
-                        .await
-                    {
-                        Ok(Some(stored)) => {
-                            (messages::prompt(&stored, self.settings.prompt_ttl), None)
-                        }
-                        Ok(None) => return,
-                        Err(err) => {
-                            tracing::error!(request = %id, error = %err, "could not store the plan");
-                            (messages::internal_error(), None)
+                    } else {
+                        let patch = Box::new(move |r: &mut Request| {
+                            r.mappings = mappings;
+                            r.rule = rule;
+                            r.needs_approval = needs_approval;
+                            if needs_approval {
+                                r.approval = Some(Approval {
+                                    message_ts: None,
+                                    expires_at: 0,
+                                    approvers,
+                                    decided_by: None,
+                                    decided_at: None,
+                                });
+                            }
+                        });
+                        match self.store.update(&id, RequestState::Requested, patch).await {
+                            Ok(Some(stored)) => {
+                                (messages::prompt(&stored, self.settings.prompt_ttl), None)
+                            }
+                            Ok(None) => return,
+                            Err(err) => {
+                                tracing::error!(request = %id, error = %err, "could not store the plan");
+                                (messages::internal_error(), None)
+                            }
                         }
                     }
                 }
-            }
+            },
             Ok(Resolution::NoMappings) => (
                 messages::no_mappings(op.function.as_str(), client.region()),
-                Some((
+                Some(finish(
                     RequestState::Failed,
                     Vec::new(),
-                    "no event source mappings".to_string(),
+                    "no event source mappings".into(),
                 )),
             ),
             Ok(Resolution::NoMatch { available }) => (
@@ -168,33 +248,43 @@ impl Engine {
                     op.source.as_ref().map(|s| s.as_str()).unwrap_or_default(),
                     &available,
                 ),
-                Some((
+                Some(finish(
                     RequestState::Failed,
                     Vec::new(),
-                    "no matching event source mapping".to_string(),
+                    "no matching event source mapping".into(),
                 )),
             ),
             Err(err) => {
                 tracing::warn!(request = %id, error = %err, "resolution failed");
                 (
                     messages::lookup_failed(op.function.as_str(), &err),
-                    Some((RequestState::Failed, Vec::new(), err.to_string())),
+                    Some(finish(RequestState::Failed, Vec::new(), err.to_string())),
                 )
             }
         };
-        if let Some((state, mappings, why)) = outcome {
-            let now = self.now();
-            let patch = Box::new(move |r: &mut Request| {
-                r.mappings = mappings;
-                r.failure = Some(why);
-                r.finished_at = Some(now);
-            });
-            if let Err(err) = self
+        if let Some((state, patch)) = end {
+            match self
                 .store
                 .transition(&id, RequestState::Requested, state, patch)
                 .await
             {
-                tracing::error!(request = %id, error = %err, "could not record the outcome");
+                Ok(Some(done))
+                    if state == RequestState::Failed
+                        && !done
+                            .failure
+                            .as_deref()
+                            .unwrap_or_default()
+                            .starts_with("refused") =>
+                {
+                    self.audit(AuditKind::Failed, &done, None, |e| {
+                        e.detail = done.failure.clone()
+                    })
+                    .await;
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::error!(request = %id, error = %err, "could not record the outcome")
+                }
             }
         }
         if let Err(err) = self
@@ -205,6 +295,96 @@ impl Engine {
             tracing::warn!(request = %id, error = %err, "could not deliver the prompt");
         }
     }
+
+    /// The policy's verdict: `(rule, needs_approval, approvers)` or a refusal.
+    async fn decide(
+        &self,
+        request: &Request,
+        mappings: &[Mapping],
+    ) -> Result<(Option<usize>, bool, Vec<String>), Refusal> {
+        let policy = self.policy();
+        let name = request.function_name();
+        let arn = mappings.first().map(|m| m.function_arn.as_str());
+        let groups: Vec<String> = policy
+            .rule_for(&name, arn, &request.channel)
+            .map(|r| {
+                r.requester_groups()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let members = self
+            .members(&groups)
+            .await
+            .map_err(|(group, err)| Refusal {
+                message: messages::group_lookup_failed(&group, &err),
+                detail: format!("user group {group} lookup failed: {err}"),
+            })?;
+        let file = policy.file.as_deref();
+        match policy.decide(
+            request.action,
+            &name,
+            arn,
+            &request.channel,
+            &request.requester,
+            &members,
+        ) {
+            Decision::Allowed {
+                rule,
+                needs_approval,
+            } => {
+                let approvers = rule
+                    .and_then(|n| policy.rules.get(n - 1))
+                    .map(|r| r.approvers.iter().map(|p| p.as_str().to_owned()).collect())
+                    .unwrap_or_default();
+                Ok((rule, needs_approval, approvers))
+            }
+            Decision::NoRule => Err(Refusal {
+                message: messages::refused_no_rule(request, file),
+                detail: "no policy rule matches this function in this channel".into(),
+            }),
+            Decision::NotARequester { rule } => Err(Refusal {
+                message: messages::refused_not_requester(request, rule, file),
+                detail: format!("rule {rule}: not one of its requesters"),
+            }),
+        }
+    }
+
+    /// Members of the given user groups, from a short-lived cache or `usergroups.users.list`.
+    async fn members(&self, groups: &[String]) -> Result<GroupMembers, (String, SlackError)> {
+        let mut members = GroupMembers::new();
+        for group in groups {
+            let cached = {
+                let cache = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+                cache
+                    .get(group)
+                    .filter(|(at, _)| at.elapsed() < self.settings.group_cache_ttl)
+                    .map(|(_, m)| m.clone())
+            };
+            let set = match cached {
+                Some(set) => set,
+                None => {
+                    let fetched: HashSet<UserId> = self
+                        .slack
+                        .usergroup_members(group)
+                        .await
+                        .map_err(|e| (group.clone(), e))?
+                        .into_iter()
+                        .collect();
+                    self.groups
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(group.clone(), (Instant::now(), fetched.clone()));
+                    fetched
+                }
+            };
+            members.insert(group.clone(), set);
+        }
+        Ok(members)
+    }
+
+    // ----- clicks -----------------------------------------------------------------------
 
     /// Handles a verified button click (runs in its own task; the HTTP ack has already gone).
     pub async fn click(self: &Arc<Self>, click: Click) {
@@ -228,12 +408,19 @@ impl Engine {
                 return self.tell_clicker(&click, &messages::internal_error()).await;
             }
         };
+        match button {
+            Button::Confirm | Button::Cancel => self.click_prompt(click, request, button).await,
+            Button::Approve | Button::Deny => self.click_approval(click, request, button).await,
+        }
+    }
+
+    async fn click_prompt(self: &Arc<Self>, click: Click, request: Request, button: Button) {
         let decision = decide_click(&request, &click.user, button, self.now());
         tracing::info!(request = %request.id, user = %click.user, ?button, ?decision, "click");
-        let (to, reply) = match decision {
-            ClickDecision::Confirm => (RequestState::Confirmed, None),
-            ClickDecision::Cancel => (RequestState::Cancelled, None),
-            ClickDecision::Expire => (RequestState::Expired, None),
+        let to = match decision {
+            ClickDecision::Confirm => RequestState::Confirmed,
+            ClickDecision::Cancel => RequestState::Cancelled,
+            ClickDecision::Expire => RequestState::Expired,
             ClickDecision::NotAllowed => {
                 return self
                     .tell_clicker(&click, &messages::not_requester(&request))
@@ -244,14 +431,10 @@ impl Engine {
                     .tell_clicker(&click, &messages::already_handled(state))
                     .await;
             }
-            ClickDecision::NotApplicable => (
-                RequestState::Requested,
-                Some(messages::approvals_not_enabled()),
-            ),
+            ClickDecision::NotApplicable => {
+                return self.tell_clicker(&click, &messages::wrong_button()).await;
+            }
         };
-        if let Some(reply) = reply {
-            return self.tell_clicker(&click, &reply).await;
-        }
         let now = self.now();
         let clicker = click.user.clone();
         let patch = Box::new(move |r: &mut Request| match to {
@@ -261,36 +444,24 @@ impl Engine {
             }
             _ => r.finished_at = Some(now),
         });
-        let won = match self
-            .store
-            .transition(&request.id, RequestState::Requested, to, patch)
+        let Some(won) = self
+            .transition_or_tell(&click, &request, RequestState::Requested, to, patch)
             .await
-        {
-            Ok(Some(r)) => r,
-            Ok(None) => {
-                // Another click won the race.
-                let state = self
-                    .store
-                    .get(&request.id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|r| r.state)
-                    .unwrap_or(request.state);
-                return self
-                    .tell_clicker(&click, &messages::already_handled(state))
-                    .await;
-            }
-            Err(err) => {
-                tracing::error!(request = %request.id, error = %err, "store failed on click");
-                return self.tell_clicker(&click, &messages::internal_error()).await;
-            }
+        else {
+            return;
         };
-        let replacement = match to {
-            RequestState::Confirmed => messages::confirmed(&won),
-            RequestState::Cancelled => messages::cancelled(&won),
-            _ => messages::expired(&won, self.settings.prompt_ttl),
+        let (kind, replacement) = match to {
+            RequestState::Confirmed if won.needs_approval => {
+                (AuditKind::Confirmed, messages::awaiting_approval(&won))
+            }
+            RequestState::Confirmed => (AuditKind::Confirmed, messages::confirmed(&won)),
+            RequestState::Cancelled => (AuditKind::Cancelled, messages::cancelled(&won)),
+            _ => (
+                AuditKind::Expired,
+                messages::expired(&won, self.settings.prompt_ttl),
+            ),
         };
+        self.audit(kind, &won, Some(&click.user), |_| {}).await;
         let response_url = click
             .response_url
             .clone()
@@ -303,43 +474,325 @@ impl Engine {
             tracing::warn!(request = %won.id, error = %err, "could not replace the prompt");
         }
         if to == RequestState::Confirmed {
-            self.run(won).await;
+            self.advance(won).await;
         }
     }
 
-    /// Applies a confirmed request, waits for it to settle, and posts the follow-up.
-    async fn run(&self, request: Request) {
-        let id = request.id.clone();
-        let Ok(Some(request)) = self
-            .store
-            .transition(
-                &id,
-                RequestState::Confirmed,
-                RequestState::Applying,
-                Box::new(|_| {}),
-            )
+    async fn click_approval(self: &Arc<Self>, click: Click, request: Request, button: Button) {
+        if request.state == RequestState::Requested {
+            return self.tell_clicker(&click, &messages::wrong_button()).await;
+        }
+        let rule = request
+            .rule
+            .and_then(|n| self.policy().rules.get(n.wrapping_sub(1)));
+        let groups: Vec<String> = rule
+            .map(|r| r.approver_groups().into_iter().map(str::to_owned).collect())
+            .unwrap_or_default();
+        let members = match self.members(&groups).await {
+            Ok(m) => m,
+            Err((group, err)) => {
+                return self
+                    .tell_clicker(&click, &messages::group_lookup_failed(&group, &err))
+                    .await;
+            }
+        };
+        let is_approver = rule.is_some_and(|r| r.is_approver(&click.user, &members));
+        let decision = decide_approval(&request, &click.user, button, is_approver, self.now());
+        tracing::info!(request = %request.id, user = %click.user, ?button, ?decision, "approval click");
+        let (to, kind) = match decision {
+            ApprovalDecision::Approve => (RequestState::Approved, AuditKind::Approved),
+            ApprovalDecision::Deny => (RequestState::Denied, AuditKind::Denied),
+            ApprovalDecision::Expire => {
+                self.expire_approval(&request).await;
+                return self
+                    .tell_clicker(&click, &messages::already_handled(RequestState::Expired))
+                    .await;
+            }
+            ApprovalDecision::SelfApproval => {
+                self.audit(AuditKind::Refused, &request, Some(&click.user), |e| {
+                    e.detail = Some("tried to approve their own request".into())
+                })
+                .await;
+                return self.tell_clicker(&click, &messages::self_approval()).await;
+            }
+            ApprovalDecision::NotAnApprover => {
+                self.audit(AuditKind::Refused, &request, Some(&click.user), |e| {
+                    e.detail = Some("not an approver".into())
+                })
+                .await;
+                return self
+                    .tell_clicker(&click, &messages::not_an_approver(&request))
+                    .await;
+            }
+            ApprovalDecision::AlreadyHandled(state) => {
+                return self
+                    .tell_clicker(&click, &messages::already_handled(state))
+                    .await;
+            }
+        };
+        let now = self.now();
+        let by = click.user.clone();
+        let patch = Box::new(move |r: &mut Request| {
+            if let Some(a) = r.approval.as_mut() {
+                a.decided_by = Some(by);
+                a.decided_at = Some(now);
+            }
+            if to == RequestState::Denied {
+                r.finished_at = Some(now);
+            }
+        });
+        let Some(won) = self
+            .transition_or_tell(&click, &request, RequestState::AwaitingApproval, to, patch)
             .await
         else {
             return;
         };
-        let started = tokio::time::Instant::now();
-        let client = self.lambda.client(
-            request
-                .region
-                .as_deref()
-                .or(command::FunctionRef::parse(&request.function)
+        self.audit(kind, &won, Some(&click.user), |_| {}).await;
+        let update = if to == RequestState::Approved {
+            messages::approval_approved(&won, &click.user)
+        } else {
+            messages::approval_denied(&won, &click.user)
+        };
+        self.update_approval_message(&won, &update).await;
+        if to == RequestState::Approved {
+            self.advance(won).await;
+        }
+    }
+
+    /// A compare-and-set for a click; tells the clicker when another click won first.
+    async fn transition_or_tell(
+        &self,
+        click: &Click,
+        request: &Request,
+        from: RequestState,
+        to: RequestState,
+        patch: Patch<'_>,
+    ) -> Option<Request> {
+        match self.store.transition(&request.id, from, to, patch).await {
+            Ok(Some(r)) => Some(r),
+            Ok(None) => {
+                let state = self
+                    .store
+                    .get(&request.id)
+                    .await
                     .ok()
+                    .flatten()
+                    .map(|r| r.state)
+                    .unwrap_or(request.state);
+                self.tell_clicker(click, &messages::already_handled(state))
+                    .await;
+                None
+            }
+            Err(err) => {
+                tracing::error!(request = %request.id, error = %err, "store failed on click");
+                self.tell_clicker(click, &messages::internal_error()).await;
+                None
+            }
+        }
+    }
+
+    // ----- moving a request forward (clicks, restarts, sweeps) ---------------------------
+
+    /// Takes the next step a request in `request.state` is owed. Safe to call again after a
+    /// restart: every step is a compare-and-set, and sent updates are never repeated.
+    pub async fn advance(self: &Arc<Self>, request: Request) {
+        match request.state {
+            RequestState::Requested if request.mappings.is_empty() => {
+                // The process stopped while resolving: resolve again.
+                match operation_of(&request) {
+                    Some(op) => Arc::clone(self).prepare(request, op).await,
+                    None => {
+                        tracing::error!(request = %request.id, "stored request no longer parses")
+                    }
+                }
+            }
+            RequestState::Confirmed if request.needs_approval => self.ask_approval(request).await,
+            RequestState::AwaitingApproval
+                if request
+                    .approval
                     .as_ref()
-                    .and_then(|f| f.region())),
+                    .is_none_or(|a| a.message_ts.is_none()) =>
+            {
+                self.post_approval(request).await
+            }
+            RequestState::Confirmed | RequestState::Approved | RequestState::Applying => {
+                self.run(request).await
+            }
+            _ => {}
+        }
+    }
+
+    /// Moves a confirmed request to `AwaitingApproval` and posts the approval request.
+    async fn ask_approval(self: &Arc<Self>, request: Request) {
+        let expires_at = self
+            .now()
+            .saturating_add(self.policy().approval_timeout.as_secs());
+        let patch = Box::new(move |r: &mut Request| {
+            let approval = r.approval.get_or_insert(Approval {
+                message_ts: None,
+                expires_at,
+                approvers: Vec::new(),
+                decided_by: None,
+                decided_at: None,
+            });
+            approval.expires_at = expires_at;
+        });
+        if let Ok(Some(waiting)) = self
+            .store
+            .transition(
+                &request.id,
+                RequestState::Confirmed,
+                RequestState::AwaitingApproval,
+                patch,
+            )
+            .await
+        {
+            self.post_approval(waiting).await;
+        }
+    }
+
+    /// Posts the approval request in the channel and remembers its `ts`.
+    async fn post_approval(&self, request: Request) {
+        let message = messages::approval_request(&request, self.policy().approval_timeout);
+        match self
+            .slack
+            .post_message(&request.channel, &message, None)
+            .await
+        {
+            Ok(ts) => {
+                let patch = Box::new(move |r: &mut Request| {
+                    if let Some(a) = r.approval.as_mut() {
+                        a.message_ts = Some(ts);
+                    }
+                });
+                match self
+                    .store
+                    .update(&request.id, RequestState::AwaitingApproval, patch)
+                    .await
+                {
+                    Ok(Some(r)) => {
+                        let approvers = r
+                            .approval
+                            .as_ref()
+                            .map(|a| a.approvers.join(", "))
+                            .unwrap_or_default();
+                        self.audit(AuditKind::ApprovalRequested, &r, None, |e| {
+                            e.detail = Some(format!("approvers: {approvers}"))
+                        })
+                        .await;
+                    }
+                    Ok(None) => {}
+                    Err(err) => {
+                        tracing::error!(request = %request.id, error = %err, "could not record the approval message")
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!(request = %request.id, error = %err, "could not post the approval request");
+                let now = self.now();
+                let why = format!("could not post the approval request: {err}");
+                let detail = why.clone();
+                let patch = Box::new(move |r: &mut Request| {
+                    r.failure = Some(why);
+                    r.finished_at = Some(now);
+                });
+                if let Ok(Some(failed)) = self
+                    .store
+                    .transition(
+                        &request.id,
+                        RequestState::AwaitingApproval,
+                        RequestState::Failed,
+                        patch,
+                    )
+                    .await
+                {
+                    self.audit(AuditKind::Failed, &failed, None, |e| {
+                        e.detail = Some(detail)
+                    })
+                    .await;
+                }
+                if let Err(err) = self
+                    .slack
+                    .respond(
+                        &request.response_url,
+                        &messages::approval_post_failed(&err),
+                        Respond::Ephemeral,
+                    )
+                    .await
+                {
+                    tracing::warn!(request = %request.id, error = %err, "could not tell the requester");
+                }
+            }
+        }
+    }
+
+    /// Moves an unanswered approval request to `Expired` and removes its buttons.
+    async fn expire_approval(&self, request: &Request) {
+        let now = self.now();
+        let patch = Box::new(move |r: &mut Request| r.finished_at = Some(now));
+        if let Ok(Some(expired)) = self
+            .store
+            .transition(
+                &request.id,
+                RequestState::AwaitingApproval,
+                RequestState::Expired,
+                patch,
+            )
+            .await
+        {
+            self.audit(AuditKind::Expired, &expired, None, |e| {
+                e.detail = Some("no approval in time".into())
+            })
+            .await;
+            self.update_approval_message(&expired, &messages::approval_expired(&expired))
+                .await;
+        }
+    }
+
+    async fn update_approval_message(&self, request: &Request, message: &Message) {
+        if let Some(ts) = request
+            .approval
+            .as_ref()
+            .and_then(|a| a.message_ts.as_deref())
+            && let Err(err) = self
+                .slack
+                .update_message(&request.channel, ts, message)
+                .await
+        {
+            tracing::warn!(request = %request.id, error = %err, "could not update the approval request");
+        }
+    }
+
+    /// Applies a confirmed (or approved) request, waits for it to settle, posts the follow-up.
+    /// Also resumes an `Applying` request after a restart without repeating any update.
+    async fn run(&self, request: Request) {
+        let id = request.id.clone();
+        let request = match request.state {
+            RequestState::Confirmed | RequestState::Approved => {
+                let now = self.now();
+                let patch = Box::new(move |r: &mut Request| r.applying_since = Some(now));
+                match self
+                    .store
+                    .transition(&id, request.state, RequestState::Applying, patch)
+                    .await
+                {
+                    Ok(Some(r)) => r,
+                    _ => return,
+                }
+            }
+            RequestState::Applying => request,
+            _ => return,
+        };
+        let resuming = !request.updated.is_empty() || !request.results.is_empty();
+        let results = if request.results.is_empty() {
+            self.apply(&request, resuming).await
+        } else {
+            request.results.clone()
+        };
+        let took = Duration::from_secs(
+            self.now()
+                .saturating_sub(request.applying_since.unwrap_or(request.created_at)),
         );
-        let results = apply::apply(
-            &client,
-            &request.mappings,
-            request.target_enabled(),
-            &self.settings.settle,
-        )
-        .await;
-        let took = started.elapsed();
         let final_state = if results
             .iter()
             .any(|r| matches!(r.outcome, Outcome::Failed(_)))
@@ -351,47 +804,234 @@ impl Engine {
             RequestState::Settled
         };
         tracing::info!(request = %id, state = final_state.as_str(), ?took, "request finished");
+        if request.results.is_empty() {
+            let stored = results.clone();
+            let _ = self
+                .store
+                .update(
+                    &id,
+                    RequestState::Applying,
+                    Box::new(move |r: &mut Request| r.results = stored),
+                )
+                .await;
+            for (result, planned) in results.iter().zip(&request.mappings) {
+                let kind = match result.outcome {
+                    Outcome::Settled | Outcome::AlreadyThere => AuditKind::Settled,
+                    Outcome::TimedOut => AuditKind::TimedOut,
+                    Outcome::Failed(_) => AuditKind::Failed,
+                };
+                self.audit(kind, &request, None, |e| {
+                    e.mapping = Some(result.mapping.uuid.clone());
+                    e.source = Some(result.mapping.short_name());
+                    e.before = Some(planned.state.clone());
+                    e.after = Some(result.mapping.state.clone());
+                    e.detail = match &result.outcome {
+                        Outcome::AlreadyThere => Some("already in that state; left as is".into()),
+                        Outcome::TimedOut => Some(format!(
+                            "not settled; StateTransitionReason: {}",
+                            result
+                                .mapping
+                                .state_transition_reason
+                                .as_deref()
+                                .unwrap_or("none")
+                        )),
+                        Outcome::Failed(err) => Some(err.to_string()),
+                        Outcome::Settled => None,
+                    };
+                })
+                .await;
+            }
+        }
+        self.deliver_follow_up(&request, &results, took).await;
+        if let Some(approver) = request.approval.as_ref().and_then(|a| a.decided_by.clone()) {
+            self.update_approval_message(
+                &request,
+                &messages::approval_done(&request, &approver, &results),
+            )
+            .await;
+        }
         let now = self.now();
-        let stored_results = results.clone();
-        let patch = Box::new(move |r: &mut Request| {
-            r.results = stored_results;
-            r.finished_at = Some(now);
-        });
         if let Err(err) = self
             .store
-            .transition(&id, RequestState::Applying, final_state, patch)
+            .transition(
+                &id,
+                RequestState::Applying,
+                final_state,
+                Box::new(move |r: &mut Request| r.finished_at = Some(now)),
+            )
             .await
         {
             tracing::error!(request = %id, error = %err, "could not record the result");
         }
-        let follow_up = messages::follow_up(&request, &results, took);
+    }
+
+    /// Updates each mapping once (recording each sent update before moving on) and settles them.
+    async fn apply(&self, request: &Request, resuming: bool) -> Vec<MappingResult> {
+        let policy = &self.settings.settle;
+        let elapsed = self
+            .now()
+            .saturating_sub(request.applying_since.unwrap_or(request.created_at));
+        let deadline = Instant::now() + policy.timeout.saturating_sub(Duration::from_secs(elapsed));
+        let client = self.client_for_request(request);
+        let enabled = request.target_enabled();
+        let mut steps = Vec::with_capacity(request.mappings.len());
+        for planned in &request.mappings {
+            if request.updated.contains(&planned.uuid) {
+                // Sent before a restart: only wait for it.
+                steps.push(Step::Pending(Mapping {
+                    state: "Unknown".into(),
+                    ..planned.clone()
+                }));
+                continue;
+            }
+            let current = if resuming {
+                match client.get(&planned.uuid).await {
+                    Ok(m) => m,
+                    Err(err) => {
+                        steps.push(Step::Failed(planned.clone(), err));
+                        continue;
+                    }
+                }
+            } else {
+                planned.clone()
+            };
+            let sends_update = current.state != apply::target_state(enabled)
+                && current.state != apply::transitional_state(enabled);
+            let step = apply::update_one(&client, &current, enabled, policy, deadline).await;
+            if let (true, Step::Pending(after)) = (sends_update, &step) {
+                let uuid = planned.uuid.clone();
+                let _ = self
+                    .store
+                    .update(
+                        &request.id,
+                        RequestState::Applying,
+                        Box::new(move |r: &mut Request| r.updated.push(uuid)),
+                    )
+                    .await;
+                self.audit(AuditKind::Applied, request, None, |e| {
+                    e.mapping = Some(planned.uuid.clone());
+                    e.source = Some(planned.short_name());
+                    e.before = Some(current.state.clone());
+                    e.after = Some(after.state.clone());
+                })
+                .await;
+            }
+            steps.push(step);
+        }
+        apply::settle(&client, steps, enabled, policy, deadline).await
+    }
+
+    /// Posts the follow-up in the channel (in the approval request's thread when there was one),
+    /// falling back to the command's `response_url`.
+    async fn deliver_follow_up(
+        &self,
+        request: &Request,
+        results: &[MappingResult],
+        took: Duration,
+    ) {
+        let follow_up = messages::follow_up(request, results, took);
+        let thread = request
+            .approval
+            .as_ref()
+            .and_then(|a| a.message_ts.as_deref());
         if let Err(err) = self
             .slack
-            .post_message(&request.channel, &follow_up, None)
+            .post_message(&request.channel, &follow_up, thread)
             .await
         {
-            tracing::warn!(request = %id, error = %err, "channel post failed; answering through response_url");
+            tracing::warn!(request = %request.id, error = %err, "channel post failed; answering through response_url");
             if let Err(err) = self
                 .slack
                 .respond(&request.response_url, &follow_up, Respond::InChannel)
                 .await
             {
-                tracing::error!(request = %id, error = %err, "could not deliver the follow-up");
+                tracing::error!(request = %request.id, error = %err, "could not deliver the follow-up");
             }
         }
     }
+
+    // ----- restarts and sweeps ----------------------------------------------------------
+
+    /// After a restart: picks up every unfinished request where it stopped.
+    pub async fn recover(self: &Arc<Self>) {
+        let unfinished = match self.store.unfinished().await {
+            Ok(list) => list,
+            Err(err) => {
+                tracing::error!(error = %err, "could not read unfinished requests");
+                return;
+            }
+        };
+        if !unfinished.is_empty() {
+            tracing::info!(count = unfinished.len(), "resuming unfinished requests");
+        }
+        for request in unfinished {
+            let engine = Arc::clone(self);
+            tokio::spawn(async move { engine.advance(request).await });
+        }
+    }
+
+    /// Expires prompts and approval requests whose time has passed (also done lazily on click).
+    pub async fn sweep(&self) {
+        let now = self.now();
+        let Ok(unfinished) = self.store.unfinished().await else {
+            return;
+        };
+        for request in unfinished {
+            match request.state {
+                RequestState::AwaitingApproval
+                    if request
+                        .approval
+                        .as_ref()
+                        .is_some_and(|a| now > a.expires_at) =>
+                {
+                    self.expire_approval(&request).await
+                }
+                RequestState::Requested
+                    if !request.mappings.is_empty() && now > request.expires_at =>
+                {
+                    let patch = Box::new(move |r: &mut Request| r.finished_at = Some(now));
+                    if let Ok(Some(expired)) = self
+                        .store
+                        .transition(
+                            &request.id,
+                            RequestState::Requested,
+                            RequestState::Expired,
+                            patch,
+                        )
+                        .await
+                    {
+                        self.audit(AuditKind::Expired, &expired, None, |e| {
+                            e.detail = Some("not confirmed in time".into())
+                        })
+                        .await;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs [`Engine::sweep`] every `sweep_interval` until the process ends.
+    pub fn spawn_sweeper(self: &Arc<Self>) {
+        let engine = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(engine.settings.sweep_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                engine.sweep().await;
+            }
+        });
+    }
+
+    // ----- status and history -----------------------------------------------------------
 
     /// `/lambda status …`.
     async fn status(self: Arc<Self>, cmd: SlashCommand, query: StatusQuery) {
         let message = match &query.function {
             None => self.overview().await,
             Some(function) => {
-                let region = query
-                    .region
-                    .as_ref()
-                    .map(|r| r.as_str())
-                    .or(function.region());
-                let client = self.lambda.client(region);
+                let client = self.client_for(function, query.region.as_ref());
                 match resolve::resolve(
                     &client,
                     function,
@@ -440,13 +1080,18 @@ impl Engine {
         let in_flight: Vec<Request> = recent
             .iter()
             .filter(|r| {
-                matches!(r.state, RequestState::Confirmed | RequestState::Applying)
-                    || (r.state == RequestState::Requested && !r.mappings.is_empty())
+                matches!(
+                    r.state,
+                    RequestState::Confirmed
+                        | RequestState::AwaitingApproval
+                        | RequestState::Approved
+                        | RequestState::Applying
+                ) || (r.state == RequestState::Requested && !r.mappings.is_empty())
             })
             .cloned()
             .collect();
         // Newest first: the first settled request seen for a mapping decides whether it is paused.
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let mut paused: Vec<(Request, Mapping)> = Vec::new();
         for r in recent.iter().filter(|r| {
             matches!(
@@ -466,6 +1111,78 @@ impl Engine {
             }
         }
         messages::status_overview(&in_flight, &paused)
+    }
+
+    /// `/lambda history [function]`: the latest audit entries.
+    async fn history(&self, function: Option<&FunctionRef>) -> Message {
+        let query = AuditQuery {
+            function: function.map(|f| f.name().to_owned()),
+            since: None,
+            limit: Some(self.settings.history_len),
+        };
+        match self.store.audit(&query).await {
+            Ok(events) => messages::history(function.map(|f| f.as_str()), &events),
+            Err(err) => {
+                tracing::error!(error = %err, "store failed on history");
+                messages::internal_error()
+            }
+        }
+    }
+
+    // ----- helpers ----------------------------------------------------------------------
+
+    /// Records an audit event about `request` (and posts it to the audit channel, if any).
+    async fn audit(
+        &self,
+        kind: AuditKind,
+        request: &Request,
+        user: Option<&UserId>,
+        fill: impl FnOnce(&mut AuditEvent),
+    ) {
+        let mut event = AuditEvent::new(kind, self.now());
+        event.request = Some(request.id.clone());
+        event.action = Some(request.action);
+        event.user = user.cloned();
+        event.channel = Some(request.channel.clone());
+        event.function = Some(request.function_name());
+        event.source = request.source.clone();
+        event.reason = request.reason.clone();
+        fill(&mut event);
+        match self.store.append_audit(&event).await {
+            Ok(seq) => event.seq = seq,
+            Err(err) => {
+                tracing::error!(request = %request.id, kind = kind.as_str(), error = %err, "could not append to the audit trail")
+            }
+        }
+        if let Some(channel) = self.policy().audit_channel.clone() {
+            let slack = self.slack.clone();
+            tokio::spawn(async move {
+                if let Err(err) = slack
+                    .post_message(&channel, &messages::audit_post(&event), None)
+                    .await
+                {
+                    tracing::warn!(error = %err, "could not post to the audit channel");
+                }
+            });
+        }
+    }
+
+    fn client_for(&self, function: &FunctionRef, region: Option<&Region>) -> LambdaClient {
+        let region = region
+            .map(|r| r.as_str())
+            .or(function.region())
+            .or(self.policy().region.as_deref());
+        self.lambda.client(region)
+    }
+
+    fn client_for_request(&self, request: &Request) -> LambdaClient {
+        match FunctionRef::parse(&request.function) {
+            Ok(f) => self.client_for(
+                &f,
+                request.region.as_deref().and_then(Region::parse).as_ref(),
+            ),
+            Err(_) => self.lambda.client(request.region.as_deref()),
+        }
     }
 
     /// Says something to the clicker only: `chat.postEphemeral`, else the click's `response_url`.
@@ -488,4 +1205,22 @@ impl Engine {
             tracing::warn!(error = %err, "could not answer a click");
         }
     }
+}
+
+/// Rebuilds the operation a stored request was made from.
+fn operation_of(request: &Request) -> Option<Operation> {
+    Some(Operation {
+        action: request.action,
+        function: FunctionRef::parse(&request.function).ok()?,
+        source: request
+            .source
+            .as_deref()
+            .map(SourceRef::parse)
+            .transpose()
+            .ok()?,
+        region: request.region.as_deref().and_then(Region::parse),
+        duration: None,
+        force: false,
+        reason: request.reason.clone(),
+    })
 }

@@ -13,8 +13,14 @@ use crate::secrets::ResponseUrl;
 pub enum RequestState {
     /// Recorded; mappings being resolved, then the prompt awaits the requester's click.
     Requested,
-    /// The requester confirmed; an apply is about to start.
+    /// The requester confirmed; an apply (or an approval request) is about to start.
     Confirmed,
+    /// Posted in the channel; waiting for an approver's click.
+    AwaitingApproval,
+    /// An approver approved; an apply is about to start.
+    Approved,
+    /// An approver denied: nothing was changed.
+    Denied,
     /// Updates sent; waiting for every mapping to settle.
     Applying,
     /// Every mapping reached the target state (or already was there).
@@ -30,10 +36,49 @@ pub enum RequestState {
 }
 
 impl RequestState {
+    /// Every state, in the order of a request's life.
+    pub const ALL: [RequestState; 11] = [
+        RequestState::Requested,
+        RequestState::Confirmed,
+        RequestState::AwaitingApproval,
+        RequestState::Approved,
+        RequestState::Applying,
+        RequestState::Settled,
+        RequestState::TimedOut,
+        RequestState::Failed,
+        RequestState::Denied,
+        RequestState::Cancelled,
+        RequestState::Expired,
+    ];
+
+    /// A stable identifier for storage (`awaiting_approval`, …).
+    pub fn key(self) -> &'static str {
+        match self {
+            RequestState::Requested => "requested",
+            RequestState::Confirmed => "confirmed",
+            RequestState::AwaitingApproval => "awaiting_approval",
+            RequestState::Approved => "approved",
+            RequestState::Denied => "denied",
+            RequestState::Applying => "applying",
+            RequestState::Settled => "settled",
+            RequestState::TimedOut => "timed_out",
+            RequestState::Failed => "failed",
+            RequestState::Cancelled => "cancelled",
+            RequestState::Expired => "expired",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<RequestState> {
+        Self::ALL.into_iter().find(|s| s.key() == key)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RequestState::Requested => "requested",
             RequestState::Confirmed => "confirmed",
+            RequestState::AwaitingApproval => "awaiting approval",
+            RequestState::Approved => "approved",
+            RequestState::Denied => "denied",
             RequestState::Applying => "applying",
             RequestState::Settled => "settled",
             RequestState::TimedOut => "timed out",
@@ -50,6 +95,7 @@ impl RequestState {
             RequestState::Settled
                 | RequestState::TimedOut
                 | RequestState::Failed
+                | RequestState::Denied
                 | RequestState::Cancelled
                 | RequestState::Expired
         )
@@ -61,7 +107,9 @@ impl RequestState {
         matches!(
             (self, to),
             (Requested, Confirmed | Cancelled | Expired | Failed)
-                | (Confirmed, Applying)
+                | (Confirmed, Applying | AwaitingApproval | Failed)
+                | (AwaitingApproval, Approved | Denied | Expired | Failed)
+                | (Approved, Applying)
                 | (Applying, Settled | TimedOut | Failed)
         )
     }
@@ -96,6 +144,34 @@ pub struct Request {
     pub results: Vec<MappingResult>,
     /// Why the request failed before any update (e.g. resolution failed).
     pub failure: Option<String>,
+    /// The policy rule (1-based) that allowed it; None without a policy file.
+    #[serde(default)]
+    pub rule: Option<usize>,
+    /// Whether an approver must approve after the requester confirms.
+    #[serde(default)]
+    pub needs_approval: bool,
+    /// The approval request, once posted.
+    #[serde(default)]
+    pub approval: Option<Approval>,
+    /// Unix seconds when the apply started (the settle timeout counts from here, also after a restart).
+    #[serde(default)]
+    pub applying_since: Option<u64>,
+    /// Mappings whose update was sent: never updated again, even after a restart.
+    #[serde(default)]
+    pub updated: Vec<crate::ids::MappingUuid>,
+}
+
+/// The approval request posted in the channel, and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// The channel message's `ts` (for `chat.update` and the follow-up's thread), once posted.
+    pub message_ts: Option<String>,
+    /// Unix seconds after which it can no longer be approved.
+    pub expires_at: u64,
+    /// The approvers as the policy names them (user and group ids).
+    pub approvers: Vec<String>,
+    pub decided_by: Option<UserId>,
+    pub decided_at: Option<u64>,
 }
 
 impl Request {
@@ -129,12 +205,24 @@ impl Request {
             finished_at: None,
             results: Vec::new(),
             failure: None,
+            rule: None,
+            needs_approval: false,
+            approval: None,
+            applying_since: None,
+            updated: Vec::new(),
         }
     }
 
     /// `Enabled` value this request sets.
     pub fn target_enabled(&self) -> bool {
         self.action.target_enabled()
+    }
+
+    /// The bare function name (for policy matching and the audit trail).
+    pub fn function_name(&self) -> String {
+        crate::command::FunctionRef::parse(&self.function)
+            .map(|f| f.name().to_owned())
+            .unwrap_or_else(|_| self.function.clone())
     }
 }
 
@@ -169,6 +257,48 @@ impl Button {
     }
 }
 
+/// What an Approve/Deny click should do, given the policy's verdict on the clicker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalDecision {
+    Approve,
+    Deny,
+    /// The approval window has passed: move to `Expired`.
+    Expire,
+    /// The requester tried to approve their own request.
+    SelfApproval,
+    /// The clicker is not an approver of this request.
+    NotAnApprover,
+    /// Not waiting for an approval (yet, or any more).
+    AlreadyHandled(RequestState),
+}
+
+/// Decides an Approve/Deny click. `is_approver`: the clicker is one of the rule's approvers
+/// (directly or through a group), whoever they are.
+pub fn decide_approval(
+    request: &Request,
+    clicker: &UserId,
+    button: Button,
+    is_approver: bool,
+    now: u64,
+) -> ApprovalDecision {
+    if request.state != RequestState::AwaitingApproval {
+        return ApprovalDecision::AlreadyHandled(request.state);
+    }
+    if request
+        .approval
+        .as_ref()
+        .is_some_and(|a| now > a.expires_at)
+    {
+        return ApprovalDecision::Expire;
+    }
+    match button {
+        Button::Approve if clicker == &request.requester => ApprovalDecision::SelfApproval,
+        _ if !is_approver => ApprovalDecision::NotAnApprover,
+        Button::Approve => ApprovalDecision::Approve,
+        _ => ApprovalDecision::Deny,
+    }
+}
+
 /// What a click on a request should do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClickDecision {
@@ -186,7 +316,8 @@ pub enum ClickDecision {
     NotApplicable,
 }
 
-/// Decides a click from the stored request alone (never from the payload's message contents).
+/// Decides a Confirm/Cancel click from the stored request alone (never from the payload's message
+/// contents). Approve/Deny are decided with the policy (see [`decide_approval`]).
 pub fn decide_click(
     request: &Request,
     clicker: &UserId,
@@ -312,7 +443,17 @@ mod tests {
     fn state_machine_edges() {
         use RequestState::*;
         let all = [
-            Requested, Confirmed, Applying, Settled, TimedOut, Failed, Cancelled, Expired,
+            Requested,
+            Confirmed,
+            AwaitingApproval,
+            Approved,
+            Denied,
+            Applying,
+            Settled,
+            TimedOut,
+            Failed,
+            Cancelled,
+            Expired,
         ];
         let allowed: Vec<(RequestState, RequestState)> = all
             .iter()
@@ -326,7 +467,14 @@ mod tests {
                 (Requested, Failed),
                 (Requested, Cancelled),
                 (Requested, Expired),
+                (Confirmed, AwaitingApproval),
                 (Confirmed, Applying),
+                (Confirmed, Failed),
+                (AwaitingApproval, Approved),
+                (AwaitingApproval, Denied),
+                (AwaitingApproval, Failed),
+                (AwaitingApproval, Expired),
+                (Approved, Applying),
                 (Applying, Settled),
                 (Applying, TimedOut),
                 (Applying, Failed),
@@ -336,6 +484,62 @@ mod tests {
             if s.is_final() {
                 assert!(all.iter().all(|t| !s.can_become(*t)), "{s:?} is final");
             }
+        }
+    }
+
+    #[test]
+    fn approvals_need_another_approver_in_time() {
+        let mut r = request();
+        r.state = RequestState::AwaitingApproval;
+        r.approval = Some(Approval {
+            message_ts: Some("1.2".into()),
+            expires_at: 5_000,
+            approvers: vec!["U2".into()],
+            decided_by: None,
+            decided_at: None,
+        });
+        let (me, bob, eve) = (UserId::new("U1"), UserId::new("U2"), UserId::new("U3"));
+        assert_eq!(
+            decide_approval(&r, &bob, Button::Approve, true, 4_000),
+            ApprovalDecision::Approve
+        );
+        assert_eq!(
+            decide_approval(&r, &bob, Button::Deny, true, 4_000),
+            ApprovalDecision::Deny
+        );
+        assert_eq!(
+            decide_approval(&r, &me, Button::Approve, true, 4_000),
+            ApprovalDecision::SelfApproval,
+            "even an approver can't approve their own"
+        );
+        assert_eq!(
+            decide_approval(&r, &me, Button::Deny, true, 4_000),
+            ApprovalDecision::Deny,
+            "an approver may deny their own"
+        );
+        assert_eq!(
+            decide_approval(&r, &eve, Button::Approve, false, 4_000),
+            ApprovalDecision::NotAnApprover
+        );
+        assert_eq!(
+            decide_approval(&r, &eve, Button::Deny, false, 4_000),
+            ApprovalDecision::NotAnApprover
+        );
+        assert_eq!(
+            decide_approval(&r, &bob, Button::Approve, true, 5_001),
+            ApprovalDecision::Expire
+        );
+        r.state = RequestState::Approved;
+        assert_eq!(
+            decide_approval(&r, &bob, Button::Approve, true, 4_000),
+            ApprovalDecision::AlreadyHandled(RequestState::Approved)
+        );
+    }
+
+    #[test]
+    fn state_keys_round_trip() {
+        for s in RequestState::ALL {
+            assert_eq!(RequestState::from_key(s.key()), Some(s));
         }
     }
 

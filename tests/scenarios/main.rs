@@ -1,9 +1,11 @@
 //! Scenario tests: stories through the real router, with signed requests, wiremock as Slack and the simulator as Lambda.
 
+mod approvals;
 mod edge;
 mod faults;
 mod moto;
 mod process;
+mod restarts;
 mod stories;
 mod support;
 mod terminal;

@@ -17,6 +17,8 @@ fn serve_command(sim_url: &str) -> Command {
         .env("AWS_SECRET_ACCESS_KEY", "secret")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("LAMBDA_PAUSE_LISTEN")
+        .env_remove("LAMBDA_PAUSE_CONFIG")
+        .env("LAMBDA_PAUSE_DB", "sqlite::memory:")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd
@@ -94,4 +96,102 @@ async fn serve_refuses_to_start_without_a_signing_secret() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("SLACK_SIGNING_SECRET is required"));
+}
+
+#[tokio::test]
+async fn serve_refuses_a_bad_policy_file_naming_file_line_and_problem() {
+    let dir = std::env::temp_dir().join(format!(
+        "lambda-pause-policy-{}",
+        lambda_pause::ids::RequestId::generate()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("policy.toml");
+    std::fs::write(&file, "[slack]\napproval_timeout = \"1h\"\n\n[[rules]]\nfunctions = [\"orders-*\"]\nchannels = [\"#incidents\"]\napprovers = [\"U222\"]\n").unwrap();
+    let out = serve_command("http://127.0.0.1:9")
+        .arg("--config")
+        .arg(&file)
+        .arg("--db")
+        .arg("sqlite::memory:")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:6:", file.display())),
+        "file and line: {stderr}"
+    );
+    assert!(
+        stderr.contains("rules[0].channels[0]: `#incidents` is not a Slack channel id"),
+        "{stderr}"
+    );
+
+    // check-config says the same, and describes a valid file.
+    let check = Command::new(env!("CARGO_BIN_EXE_lambda-pause"))
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!check.status.success());
+    assert!(String::from_utf8_lossy(&check.stderr).contains(":6:"));
+    std::fs::write(
+        &file,
+        "[[rules]]\nfunctions = [\"orders-*\"]\napprovers = [\"U222\", \"S0LEADS\"]\n",
+    )
+    .unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_lambda-pause"))
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let described = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        described.contains("Rule 1 (line 1):")
+            && described.contains("functions: orders-*")
+            && described.contains("approvers: U222, S0LEADS"),
+        "{described}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn serve_keeps_its_database_where_told() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "lambda-pause-db-{}",
+        lambda_pause::ids::RequestId::generate()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("state.db");
+    let mut child = serve_command(&sim.endpoint_url())
+        .arg("--db")
+        .arg(format!("sqlite://{}", db.display()))
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    assert!(line.starts_with("listening on "), "{line}");
+    assert!(db.exists(), "the SQLite file is created at start");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(
+        tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .unwrap()
+            .unwrap()
+            .success()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

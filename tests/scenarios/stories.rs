@@ -484,7 +484,7 @@ async fn tampered_or_foreign_button_values_change_nothing() {
         w.next("chat.postEphemeral")
             .await
             .text()
-            .contains("does not need an approval")
+            .contains("does not apply to this request at this stage")
     );
     assert_eq!(w.sim.update_count(&uuid), 0);
     assert_eq!(w.state(&uuid), "Enabled");

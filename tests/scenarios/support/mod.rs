@@ -17,7 +17,7 @@ use lambda_pause::server::{self, AppState};
 use lambda_pause::sim::{SimConfig, Simulator};
 use lambda_pause::slack::client::Slack;
 use lambda_pause::slack::verify::Verifier;
-use lambda_pause::store::MemoryStore;
+use lambda_pause::store::SqliteStore;
 use lambda_pause::workflow::{Engine, Settings};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
@@ -30,7 +30,7 @@ pub const SECRET: &str = "scenario-signing-secret";
 /// Only a guard against hanging: no test asserts on how long anything took.
 const WAIT: Duration = Duration::from_secs(20);
 
-/// Fast, deterministic-enough settings: short backoffs so retries and polls don't slow the suite.
+/// Fast settings: short backoffs so retries and polls don't slow the suite.
 pub fn fast_settings() -> Settings {
     let quick = Backoff {
         initial: Duration::from_millis(10),
@@ -45,6 +45,46 @@ pub fn fast_settings() -> Settings {
             poll: quick,
             timeout: Duration::from_secs(10),
         },
+        ..Settings::default()
+    }
+}
+
+/// How the bot "process" is configured.
+#[derive(Clone)]
+pub struct Options {
+    pub settings: Settings,
+    /// `--db`: in-memory by default; a file for restart scenarios.
+    pub db: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            settings: fast_settings(),
+            db: "sqlite::memory:".into(),
+        }
+    }
+}
+
+/// A temporary SQLite file, removed on drop.
+pub struct TempDb(pub std::path::PathBuf);
+
+impl TempDb {
+    pub fn new() -> Self {
+        let id = lambda_pause::ids::RequestId::generate();
+        Self(std::env::temp_dir().join(format!("lambda-pause-scenario-{id}.db")))
+    }
+
+    pub fn url(&self) -> String {
+        format!("sqlite://{}", self.0.display())
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
     }
 }
 
@@ -55,6 +95,10 @@ pub struct World {
     pub clock: ManualClock,
     /// Our server's `http://127.0.0.1:PORT`.
     pub base: String,
+    pub options: Options,
+    /// The bot "process": its own runtime, so a restart can drop every task at once, like a kill.
+    process: Option<tokio::runtime::Runtime>,
+    engine: Option<Arc<Engine>>,
     checked: usize,
     finished: bool,
     seq: usize,
@@ -62,10 +106,18 @@ pub struct World {
 
 impl World {
     pub async fn start() -> World {
-        Self::with_settings(fast_settings()).await
+        Self::with(Options::default()).await
     }
 
     pub async fn with_settings(settings: Settings) -> World {
+        Self::with(Options {
+            settings,
+            ..Options::default()
+        })
+        .await
+    }
+
+    pub async fn with(options: Options) -> World {
         let sim = Simulator::start(SimConfig {
             transition_time: Duration::from_millis(60),
             ..SimConfig::default()
@@ -74,48 +126,96 @@ impl World {
         .expect("simulator starts");
         let slack = MockServer::start().await;
         mount_slack_defaults(&slack).await;
-        let clock = ManualClock::starting_now();
-        let engine = Engine::new(
-            Arc::new(MemoryStore::new()),
-            Slack::new(
-                &format!("{}/api/", slack.uri()),
-                &BotToken::new("xoxb-scenario"),
-            )
-            .expect("slack client")
-            .with_retry_pause(Duration::from_millis(10)),
-            Lambda::for_endpoint(&sim.endpoint_url(), "us-east-1")
-                .await
-                .with_rate_limit(2000.0),
-            Arc::new(clock.clone()),
-            settings,
-        );
-        // Signatures are checked against real time (their window is unit-tested with a manual clock);
-        // the manual clock drives the workflow's own expiries.
-        let verifier = Arc::new(Verifier::new(
-            vec![SigningSecret::new(SECRET)],
-            Arc::new(SystemClock),
-        ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(server::serve(
-            listener,
-            server::router(AppState { verifier, engine }),
-            std::future::pending(),
-        ));
-        let base = format!("http://{addr}");
-        let sender = SlackSender::new(base.clone(), SigningSecret::new(SECRET));
-        World {
+        let mut world = World {
             sim,
             slack,
-            sender,
-            clock,
-            base,
+            sender: SlackSender::new("http://127.0.0.1:9", SigningSecret::new(SECRET)),
+            clock: ManualClock::starting_now(),
+            base: String::new(),
+            options,
+            process: None,
+            engine: None,
             checked: 0,
             finished: false,
             seq: 0,
+        };
+        world.boot().await;
+        world
+    }
+
+    /// Starts the bot "process": store, engine (with restart recovery), server.
+    async fn boot(&mut self) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let slack_url = format!("{}/api/", self.slack.uri());
+        let sim_url = self.sim.endpoint_url();
+        let clock = self.clock.clone();
+        let options = self.options.clone();
+        let store = SqliteStore::open(&options.db).await.expect("store opens");
+        rt.spawn(async move {
+            let engine = Engine::new(
+                Arc::new(store),
+                Slack::new(&slack_url, &BotToken::new("xoxb-scenario"))
+                    .expect("slack client")
+                    .with_retry_pause(Duration::from_millis(10)),
+                Lambda::for_endpoint(&sim_url, "us-east-1")
+                    .await
+                    .with_rate_limit(2000.0),
+                Arc::new(clock),
+                options.settings,
+            );
+            engine.recover().await;
+            // Signatures are checked against real time (their window is unit-tested with a manual
+            // clock); the manual clock drives the workflow's own expiries.
+            let verifier = Arc::new(Verifier::new(
+                vec![SigningSecret::new(SECRET)],
+                Arc::new(SystemClock),
+            ));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let _ = tx.send((addr, Arc::clone(&engine)));
+            server::serve(
+                listener,
+                server::router(AppState { verifier, engine }),
+                std::future::pending(),
+            )
+            .await
+        });
+        let (addr, engine) = rx.await.expect("the bot process starts");
+        self.base = format!("http://{addr}");
+        self.sender = SlackSender::new(self.base.clone(), SigningSecret::new(SECRET));
+        self.engine = Some(engine);
+        self.process = Some(rt);
+    }
+
+    /// Kills the bot "process" at once (every in-flight task is dropped, as with SIGKILL).
+    pub fn kill(&mut self) {
+        self.engine = None;
+        if let Some(rt) = self.process.take() {
+            rt.shutdown_background();
         }
+    }
+
+    /// Kills the process and starts a new one on the same database.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.boot().await;
+    }
+
+    /// Runs the engine's expiry sweep inside the bot process.
+    pub async fn sweep(&self) {
+        let engine = Arc::clone(self.engine.as_ref().expect("running"));
+        let handle = self.process.as_ref().expect("running").handle().clone();
+        handle
+            .spawn(async move { engine.sweep().await })
+            .await
+            .expect("sweep");
     }
 
     /// A fresh `response_url` on the Slack fake.
@@ -160,13 +260,14 @@ impl World {
         assert_eq!(reply.status, 200, "click ack: {}", reply.body);
     }
 
-    /// Everything Slack has been sent so far, in order.
+    /// Every message the bot sent to Slack so far, in order (reads such as group lookups excluded).
     async fn received(&self) -> Vec<Sent> {
         self.slack
             .received_requests()
             .await
             .unwrap_or_default()
             .into_iter()
+            .filter(|r| r.method.as_str() == "POST")
             .map(|r| {
                 let segment = r.url.path().rsplit('/').nth(1).unwrap_or_default();
                 let via = if segment == "respond" {
@@ -183,6 +284,23 @@ impl World {
                     via,
                     body: serde_json::from_slice(&r.body).unwrap_or(Value::Null),
                 }
+            })
+            .collect()
+    }
+
+    /// The user groups the bot looked up with `usergroups.users.list`, in order.
+    pub async fn group_lookups(&self) -> Vec<String> {
+        self.slack
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.url.path().ends_with("/usergroups.users.list"))
+            .filter_map(|r| {
+                r.url
+                    .query_pairs()
+                    .find(|(k, _)| k == "usergroup")
+                    .map(|(_, v)| v.into_owned())
             })
             .collect()
     }
@@ -246,6 +364,7 @@ impl World {
 
 impl Drop for World {
     fn drop(&mut self) {
+        self.kill();
         if !self.finished && !std::thread::panicking() {
             panic!(
                 "a scenario ended without World::finish(): sent messages may have gone unchecked"

@@ -1,0 +1,196 @@
+//! Restart safety: stop the bot at any point, start it on the same database, and nothing is lost or applied twice.
+
+use std::time::Duration;
+
+use crate::approvals::{CAROL, mount_groups, policy_options};
+use crate::support::*;
+
+fn file_options(db: &TempDb) -> Options {
+    let mut options = policy_options("");
+    options.db = db.url();
+    options
+}
+
+#[tokio::test]
+async fn a_pending_confirmation_survives_a_restart() {
+    let db = TempDb::new();
+    let mut w = World::with(file_options(&db)).await;
+    mount_groups(&w).await;
+    let uuid = w
+        .sim
+        .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), true);
+    let (_, id) = w.prompt(ALICE, "pause orders-fn").await;
+    w.restart().await;
+    w.click(ALICE, "confirm", &id).await;
+    w.next("response_url").await;
+    assert!(
+        w.next("chat.postMessage")
+            .await
+            .text()
+            .contains("*Disabled*")
+    );
+    assert_eq!(w.state(&uuid), "Disabled");
+    w.finish().await;
+}
+
+#[tokio::test]
+async fn a_restart_between_confirm_and_approve_keeps_the_approval_request() {
+    let db = TempDb::new();
+    let mut w = World::with(file_options(&db)).await;
+    mount_groups(&w).await;
+    let uuid = w
+        .sim
+        .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), false);
+    let (_, id) = w.prompt(ALICE, "resume orders-fn").await;
+    w.click(ALICE, "confirm", &id).await;
+    w.next("response_url").await;
+    let approval = w.next("chat.postMessage").await;
+    assert!(approval.text().contains("Approval needed"));
+
+    w.restart().await;
+    assert_eq!(w.state(&uuid), "Disabled");
+    w.click(CAROL, "approve", &id).await;
+    assert!(
+        w.next("chat.update")
+            .await
+            .text()
+            .contains("<@U0CAROL> approved")
+    );
+    let follow_up = w.next("chat.postMessage").await;
+    assert!(
+        follow_up.text().contains("approved by <@U0CAROL>")
+            && follow_up.text().contains("*Enabled*"),
+        "{}",
+        follow_up.text()
+    );
+    w.next("chat.update").await;
+    assert_eq!(w.state(&uuid), "Enabled");
+    assert_eq!(w.sim.update_count(&uuid), 1);
+    w.finish().await;
+}
+
+#[tokio::test]
+async fn a_restart_during_the_settle_wait_resumes_it_without_updating_again() {
+    let db = TempDb::new();
+    let mut w = World::with(file_options(&db)).await;
+    mount_groups(&w).await;
+    let uuid = w
+        .sim
+        .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), true);
+    let (_, id) = w.prompt(ALICE, "pause orders-fn").await;
+    w.sim.set_stuck(&uuid, true);
+    w.click(ALICE, "confirm", &id).await;
+    w.next("response_url").await;
+    // Wait until the update went out and the bot is polling.
+    while w
+        .sim
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "GetEventSourceMapping")
+        .count()
+        < 2
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(w.sim.update_count(&uuid), 1);
+    w.kill();
+    w.sim.set_stuck(&uuid, false);
+    w.restart().await;
+    let follow_up = w.next("chat.postMessage").await;
+    assert!(
+        follow_up
+            .text()
+            .contains("`orders-fn` is paused — requested by <@U0ALICE>"),
+        "{}",
+        follow_up.text()
+    );
+    assert!(
+        follow_up
+            .text()
+            .contains("• `orders` (Kinesis stream): *Disabled*"),
+        "{}",
+        follow_up.text()
+    );
+    assert_eq!(
+        w.sim.update_count(&uuid),
+        1,
+        "the restart did not update again"
+    );
+    assert_eq!(w.state(&uuid), "Disabled");
+    // And the finished request stays finished across another restart.
+    w.restart().await;
+    w.finish().await;
+}
+
+#[tokio::test]
+async fn the_audit_trail_is_exported_as_csv_and_json_lines() {
+    let db = TempDb::new();
+    let mut w = World::with(file_options(&db)).await;
+    mount_groups(&w).await;
+    let uuid = w
+        .sim
+        .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), true);
+    let (_, id) = w
+        .prompt(ALICE, "pause orders-fn orders -- poison, \"record\" 42")
+        .await;
+    w.click(ALICE, "confirm", &id).await;
+    w.next("response_url").await;
+    w.next("chat.postMessage").await;
+    w.kill();
+
+    let export = |format: &str, extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_lambda-pause"))
+            .args(["audit", "--format", format, "--db", &db.url()])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let jsonl = export("jsonl", &[]);
+    let events: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["requested", "confirmed", "applied", "settled"],
+        "{jsonl}"
+    );
+    let settled = &events[3];
+    assert_eq!(settled["function"], "orders-fn");
+    assert_eq!(settled["mapping"], uuid.as_str());
+    assert_eq!(settled["source"], "orders");
+    assert_eq!(
+        (settled["before"].as_str(), settled["after"].as_str()),
+        (Some("Enabled"), Some("Disabled"))
+    );
+    assert_eq!(settled["reason"], "poison, \"record\" 42");
+    assert_eq!(events[1]["user"], ALICE);
+    assert_eq!(events[1]["channel"], CHANNEL);
+    assert!(events.iter().all(|e| e["request"] == id.as_str()));
+
+    let csv = export("csv", &["--function", "orders-fn"]);
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some(lambda_pause::audit::CSV_HEADER));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 4);
+    assert!(
+        rows[3].contains(",settled,")
+            && rows[3].contains(",Enabled,Disabled,\"poison, \"\"record\"\" 42\""),
+        "{}",
+        rows[3]
+    );
+    assert_eq!(
+        export("csv", &["--since", "2999-01-01"]).lines().count(),
+        1,
+        "only the header"
+    );
+    assert_eq!(export("jsonl", &["--function", "billing-fn"]), "");
+    w.finish().await;
+}
