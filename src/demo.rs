@@ -20,12 +20,13 @@ use crate::clock::{SystemClock, unix_seconds};
 use crate::lambda::Backoff;
 use crate::lambda::Lambda;
 use crate::lambda::apply::SettlePolicy;
+use crate::policy::Policy;
 use crate::secrets::{BotToken, SigningSecret};
 use crate::server::{self, AppState};
 use crate::sim::{SimConfig, Simulator};
 use crate::slack::client::Slack;
 use crate::slack::verify::{Verifier, sign};
-use crate::store::MemoryStore;
+use crate::store::SqliteStore;
 use crate::workflow::{Engine, Settings};
 
 /// Sends requests to our server the way Slack does: form-encoded and signed with the v0 scheme.
@@ -288,6 +289,9 @@ async fn respond(State(state): State<FakeSlackState>, body: Bytes) -> &'static s
 /// Renders a message roughly as Slack would show it to a person.
 pub fn render(sent: &Sent, names: &HashMap<&str, &str>) -> String {
     let heading = match sent.via.as_str() {
+        "chat.postMessage" if sent.body["thread_ts"].is_string() => {
+            "#incidents, in the approval request's thread".to_string()
+        }
         "chat.postMessage" => "#incidents".to_string(),
         "chat.postEphemeral" => format!(
             "only visible to @{}",
@@ -360,6 +364,10 @@ fn humanize(line: &str, names: &HashMap<&str, &str>) -> String {
         (":information_source:", "ℹ️"),
         (":hourglass:", "⌛"),
         (":heavy_multiplication_x:", "✖️"),
+        (":busts_in_silhouette:", "👥"),
+        (":hourglass_flowing_sand:", "⏳"),
+        (":raising_hand:", "🙋"),
+        (":no_entry_sign:", "🚫"),
     ] {
         s = s.replace(code, glyph);
     }
@@ -379,6 +387,14 @@ struct World {
 
 const ALICE: &str = "U0ALICE";
 const BOB: &str = "U0BOB";
+
+/// The demo's policy: anyone may pause `orders-*` with their own confirmation; a resume needs Bob.
+const DEMO_POLICY: &str = r#"
+[[rules]]
+functions = ["orders-*"]
+approvers = ["U0BOB"]
+require_approval = ["resume"]
+"#;
 const CHANNEL: &str = "C0INCIDENT";
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -481,10 +497,17 @@ async fn story() -> anyhow::Result<usize> {
             },
             ..SettlePolicy::default()
         },
+        policy: Arc::new(
+            Policy::parse(DEMO_POLICY, "demo-policy.toml").context("the demo policy")?,
+        ),
         ..Settings::default()
     };
+    // The embedded default store, in memory so the demo leaves nothing behind.
+    let store = SqliteStore::open("sqlite::memory:")
+        .await
+        .context("the embedded store")?;
     let engine = Engine::new(
-        Arc::new(MemoryStore::new()),
+        Arc::new(store),
         Slack::new(&slack.api_url(), &BotToken::new("xoxb-demo"))?,
         Lambda::for_endpoint(&sim.endpoint_url(), "us-east-1").await,
         clock.clone(),
@@ -588,7 +611,7 @@ async fn story() -> anyhow::Result<usize> {
         status.text()
     );
 
-    w.say("The incident is over: Alice resumes every mapping of the function (the queue is already running and is left as is).");
+    w.say("The incident is over: Alice resumes every mapping of the function (the queue is already running and is left as is). The policy wants an approver.");
     w.command(ALICE, "resume orders-fn -- fix deployed").await?;
     let prompt = w.next("response_url").await?;
     let id = prompt
@@ -596,16 +619,43 @@ async fn story() -> anyhow::Result<usize> {
         .context("the prompt has no Confirm button")?;
     w.click(ALICE, "confirm", &id).await?;
     w.next("response_url").await?;
+    let approval = w.next("chat.postMessage").await?;
+    ensure!(
+        approval.button_value("approve").as_deref() == Some(id.as_str()),
+        "the approval request has no Approve button"
+    );
+    ensure!(
+        w.state(&orders) == "Disabled",
+        "the resume happened before an approval"
+    );
+
+    w.say("Alice can't approve her own request.");
+    w.click(ALICE, "approve", &id).await?;
+    let refusal = w.next("chat.postEphemeral").await?;
+    ensure!(
+        refusal.text().contains("can't approve your own request"),
+        "unexpected: {}",
+        refusal.text()
+    );
+
+    w.say("Bob approves: the request message shows it, and the result follows in its thread.");
+    w.click(BOB, "approve", &id).await?;
+    w.next("chat.update").await?;
     let follow_up = w.next("chat.postMessage").await?;
     ensure!(
-        follow_up.text().contains("Enabled"),
+        follow_up.text().contains("Enabled") && follow_up.text().contains("approved by <@U0BOB>"),
         "unexpected follow-up: {}",
         follow_up.text()
     );
+    w.next("chat.update").await?;
     ensure!(
         w.state(&orders) == "Enabled",
         "AWS says {} after the resume",
         w.state(&orders)
+    );
+    ensure!(
+        w.sim.update_count(&orders) == 2,
+        "expected one update for the pause and one for the resume"
     );
 
     w.say("A pause that is cancelled changes nothing.");
@@ -619,6 +669,13 @@ async fn story() -> anyhow::Result<usize> {
     ensure!(
         w.state(&dlq) == "Enabled",
         "a cancelled request changed the queue's mapping"
+    );
+
+    w.say("The audit trail tells the story.");
+    let history = w.command(BOB, "history orders-fn").await?;
+    ensure!(
+        history.contains("<@U0BOB> approved the resume of `orders-fn`"),
+        "history: {history}"
     );
 
     if let Ok(extra) = w.slack.next(Duration::from_millis(300)).await {

@@ -1115,20 +1115,26 @@ pub fn audit_line(e: &crate::audit::AuditEvent) -> String {
         K::ApprovalRequested => format!("asked for approval to {action}"),
         K::Approved => format!("approved the {action} of"),
         K::Denied => format!("denied the {action} of"),
-        K::Expired => format!("{action} request expired for"),
+        K::Expired => format!("the {action} request expired for"),
         K::Applied => format!("updated ({action})"),
         K::Settled => format!("{action} settled for"),
         K::TimedOut => format!("{action} did not settle for"),
         K::Failed => format!("{action} failed for"),
-        K::Refused => format!("was refused to {action}"),
+        K::Refused => format!("was not allowed to {action}"),
     };
-    let mut line = format!("{when} · {who} {verb} {what}{source}");
+    // Outcomes read better without a subject when the bot itself observed them.
+    let outcome = matches!(e.kind, K::Settled | K::TimedOut | K::Failed | K::Expired);
+    let mut line = if outcome && e.user.is_none() {
+        format!("{when} · {verb} {what}{source}")
+    } else {
+        format!("{when} · {who} {verb} {what}{source}")
+    };
     match (&e.before, &e.after) {
         (Some(b), Some(a)) => line.push_str(&format!(": {b} → *{a}*")),
         (None, Some(a)) => line.push_str(&format!(": *{a}*")),
         _ => {}
     }
-    if let Some(reason) = &e.reason {
+    if let (K::Requested, Some(reason)) = (e.kind, &e.reason) {
         line.push_str(&format!(" — _{}_", user_text(reason)));
     }
     if let Some(detail) = &e.detail {
@@ -1471,6 +1477,111 @@ mod tests {
             )
             .fallback_text()
         );
+    }
+
+    fn with_approval(mut r: Request) -> Request {
+        r.needs_approval = true;
+        r.rule = Some(1);
+        r.approval = Some(crate::workflow::request::Approval {
+            message_ts: Some("1.2".into()),
+            expires_at: 0,
+            approvers: vec!["U0BOB".into(), "S0LEADS".into()],
+            decided_by: None,
+            decided_at: None,
+        });
+        r
+    }
+
+    #[test]
+    fn approvals_and_refusals() {
+        let r = with_approval(request(
+            "resume orders-fn -- fix deployed",
+            vec![kinesis("Disabled"), sqs("Enabled")],
+        ));
+        let bob = UserId::new("U0BOB");
+        let out = [
+            prompt(&r, Duration::from_secs(900)),
+            awaiting_approval(&r),
+            approval_request(&r, Duration::from_secs(3600)),
+            approval_approved(&r, &bob),
+            approval_done(&r, &bob, &[result(kinesis("Enabled"), Outcome::Settled)]),
+            approval_done(&r, &bob, &[result(kinesis("Enabling"), Outcome::TimedOut)]),
+            approval_denied(&r, &bob),
+            approval_expired(&r),
+            self_approval(),
+            not_an_approver(&r),
+            refused_no_rule(&r, Some("policy.toml")),
+            refused_not_requester(&r, 2, Some("policy.toml")),
+            group_lookup_failed(
+                "S0LEADS",
+                &crate::slack::client::SlackError::Api("plan_upgrade_required".into()),
+            ),
+            group_lookup_failed(
+                "S0LEADS",
+                &crate::slack::client::SlackError::Api("missing_scope".into()),
+            ),
+            group_lookup_failed(
+                "S0LEADS",
+                &crate::slack::client::SlackError::Api("no_such_subteam".into()),
+            ),
+            approval_post_failed(&crate::slack::client::SlackError::Api(
+                "not_in_channel".into(),
+            )),
+        ]
+        .iter()
+        .map(Message::fallback_text)
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+        insta::assert_snapshot!("approvals_and_refusals", out);
+        let mut approved = r.clone();
+        approved.approval.as_mut().unwrap().decided_by = Some(bob);
+        insta::assert_snapshot!(
+            "follow_up_approved",
+            follow_up(
+                &approved,
+                &[result(kinesis("Enabled"), Outcome::Settled)],
+                Duration::from_secs(3)
+            )
+            .fallback_text()
+        );
+        insta::assert_snapshot!(
+            "approval_request_blocks",
+            serde_json::to_string_pretty(&approval_request(&r, Duration::from_secs(3600)).blocks())
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn history_lines() {
+        use crate::audit::{ALL_KINDS, AuditEvent};
+        let events: Vec<AuditEvent> = ALL_KINDS
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| {
+                let mut e = AuditEvent::new(*kind, 1_764_770_700 + i as u64 * 60);
+                e.action = Some(Action::Pause);
+                e.function = Some("orders-fn".into());
+                e.user = (i % 3 != 0).then(|| UserId::new("U0ALICE"));
+                e.source = (i % 2 == 0).then(|| "orders".to_string());
+                e.reason = Some("poison & retries".into());
+                if matches!(
+                    kind,
+                    crate::audit::AuditKind::Applied | crate::audit::AuditKind::Settled
+                ) {
+                    e.before = Some("Enabled".into());
+                    e.after = Some("Disabled".into());
+                }
+                if *kind == crate::audit::AuditKind::Refused {
+                    e.detail = Some("rule 1: not one of its requesters".into());
+                }
+                e
+            })
+            .collect();
+        insta::assert_snapshot!(
+            "history",
+            history(Some("orders-fn"), &events).fallback_text()
+        );
+        insta::assert_snapshot!("history_empty", history(None, &[]).fallback_text());
     }
 
     #[test]

@@ -77,12 +77,19 @@ impl SqliteStore {
             .or_else(|| url.strip_prefix("sqlite:"))
         else {
             // Only the scheme is echoed: a foreign URL may carry credentials.
-            let scheme = url
-                .split_once(':')
-                .map(|(s, _)| format!("`{s}:` "))
-                .unwrap_or_default();
+            let scheme = match url.split_once("://") {
+                Some((s, _))
+                    if !s.is_empty()
+                        && s.len() <= 16
+                        && s.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+                {
+                    format!("scheme `{s}:`")
+                }
+                _ => "without a scheme".to_owned(),
+            };
             return Err(StoreError::Backend(format!(
-                "unsupported --db URL {scheme}: expected sqlite://FILE or sqlite::memory: \
+                "unsupported --db URL ({scheme}): expected sqlite://FILE or sqlite::memory: \
                  (dynamodb://TABLE is not supported yet)"
             )));
         };
@@ -853,7 +860,12 @@ mod tests {
             unreachable!()
         };
         assert!(message.contains("dynamodb://TABLE"), "{message}");
-        assert!(message.contains("`dynamodb:`"), "{message}");
+        assert!(message.contains("(scheme `dynamodb:`)"), "{message}");
+        let StoreError::Backend(message) = SqliteStore::open("me:hunter2@host").await.unwrap_err()
+        else {
+            unreachable!()
+        };
+        assert!(message.contains("(without a scheme)"), "{message}");
     }
 
     #[tokio::test]

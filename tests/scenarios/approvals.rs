@@ -175,13 +175,13 @@ async fn pause_needs_only_the_requester_but_resume_waits_for_an_approver_from_a_
         "<@U0ALICE> asked to pause `orders-fn`",
         "<@U0ALICE> confirmed the pause of `orders-fn`",
         "lambda-pause updated (pause) `orders-fn` / `orders`: Enabled → *Disabling*",
-        "lambda-pause pause settled for `orders-fn` / `orders`: Enabled → *Disabled*",
+        "pause settled for `orders-fn` / `orders`: Enabled → *Disabled*",
         "<@U0ALICE> asked to resume `orders-fn`",
         "lambda-pause asked for approval to resume `orders-fn`",
-        "<@U0ALICE> was refused to resume `orders-fn`",
-        "<@U0DAVE> was refused to resume `orders-fn`",
+        "<@U0ALICE> was not allowed to resume `orders-fn`",
+        "<@U0DAVE> was not allowed to resume `orders-fn`",
         "<@U0CAROL> approved the resume of `orders-fn`",
-        "lambda-pause resume settled for `orders-fn` / `orders`: Disabled → *Enabled*",
+        "resume settled for `orders-fn` / `orders`: Disabled → *Enabled*",
     ] {
         assert!(history.contains(line), "history lacks `{line}`:\n{history}");
     }
@@ -375,11 +375,11 @@ async fn requesters_functions_and_channels_outside_the_policy_are_refused_and_au
     let history = w.ack(BOB, "history").await;
     assert!(
         history.contains(
-            "<@U0DAVE> was refused to pause `orders-fn` (rule 1: not one of its requesters)"
+            "<@U0DAVE> was not allowed to pause `orders-fn` (rule 1: not one of its requesters)"
         ),
         "{history}"
     );
-    assert!(history.contains("<@U0ALICE> was refused to pause `payments-fn` (no policy rule matches this function in this channel)"), "{history}");
+    assert!(history.contains("<@U0ALICE> was not allowed to pause `payments-fn` (no policy rule matches this function in this channel)"), "{history}");
     w.finish().await;
 }
 
