@@ -29,8 +29,9 @@ RUN mkdir src \
 #    If the crate gains a build.rs, benches/examples declared in Cargo.toml, or
 #    include_str!/include_bytes! of files outside src/ and migrations/, copy those here as well.
 COPY src ./src
-# sqlx::migrate!() embeds the SQL migrations at compile time.
+# sqlx::migrate!() embeds the SQL migrations at compile time; build.rs reruns the build when one is added.
 COPY migrations ./migrations
+COPY build.rs ./
 RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked
 

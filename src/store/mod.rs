@@ -1,4 +1,4 @@
-//! Where requests live: the `Store` trait (compare-and-set transitions) and its in-memory backend.
+//! Where requests and the audit trail live: the `Store` trait (compare-and-set transitions), its SQLite and in-memory backends, and their shared test suite.
 
 mod memory;
 mod sqlite;
