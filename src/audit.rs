@@ -21,6 +21,10 @@ pub enum AuditKind {
     TimedOut,
     Failed,
     Refused,
+    /// A reminder that a paused mapping's horizon is approaching (or passed).
+    Reminded,
+    /// The mapping changed outside the bot (re-enabled, or AWS changed its state).
+    Drift,
 }
 
 impl AuditKind {
@@ -38,6 +42,8 @@ impl AuditKind {
             AuditKind::TimedOut => "timed_out",
             AuditKind::Failed => "failed",
             AuditKind::Refused => "refused",
+            AuditKind::Reminded => "reminded",
+            AuditKind::Drift => "drift",
         }
     }
 
@@ -46,7 +52,7 @@ impl AuditKind {
     }
 }
 
-pub const ALL_KINDS: [AuditKind; 12] = [
+pub const ALL_KINDS: [AuditKind; 14] = [
     AuditKind::Requested,
     AuditKind::Confirmed,
     AuditKind::Cancelled,
@@ -59,6 +65,8 @@ pub const ALL_KINDS: [AuditKind; 12] = [
     AuditKind::TimedOut,
     AuditKind::Failed,
     AuditKind::Refused,
+    AuditKind::Reminded,
+    AuditKind::Drift,
 ];
 
 /// One audited event. Stores assign `seq` (increasing, starting at 1); it is 0 before that.

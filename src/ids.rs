@@ -58,6 +58,18 @@ impl RequestId {
         Self(hex::encode(bytes))
     }
 
+    /// A stable id derived from another (e.g. the scheduled resume of a timed pause): unguessable
+    /// as long as the original is, and the same every time it is derived.
+    pub fn derived(from: &RequestId, purpose: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(from.0.as_bytes())
+            .chain_update(b"/")
+            .chain_update(purpose.as_bytes())
+            .finalize();
+        Self(hex::encode(&digest[..16]))
+    }
+
     /// Accepts only the shape we generate (32 lowercase hex digits); anything else is not ours.
     pub fn parse(value: &str) -> Option<Self> {
         let ok = value.len() == 32
@@ -88,6 +100,16 @@ mod tests {
         let b = RequestId::generate();
         assert_ne!(a, b);
         assert_eq!(RequestId::parse(a.as_str()), Some(a));
+    }
+
+    #[test]
+    fn derived_ids_are_stable_and_distinct() {
+        let a = RequestId::generate();
+        assert_eq!(RequestId::derived(&a, "x"), RequestId::derived(&a, "x"));
+        assert_ne!(RequestId::derived(&a, "x"), RequestId::derived(&a, "y"));
+        assert_ne!(RequestId::derived(&a, "x"), a);
+        let d = RequestId::derived(&a, "x");
+        assert_eq!(RequestId::parse(d.as_str()), Some(d));
     }
 
     #[test]

@@ -192,6 +192,7 @@ fn unreachable_result() -> MappingResult {
             state: "Unknown".into(),
             state_transition_reason: None,
             topics: Vec::new(),
+            maximum_record_age: None,
         },
         outcome: Outcome::Failed(LambdaError::Unexpected {
             message: "no result".into(),

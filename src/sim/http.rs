@@ -1,4 +1,5 @@
-//! The simulator's HTTP side: restJson1 routing, request parsing, and AWS-shaped responses and errors.
+//! The simulator's HTTP side: restJson1 routing (Lambda), dispatch of `POST /` + `x-amz-target`
+//! to the JSON-RPC services (see `rpc`), request parsing, and AWS-shaped responses and errors.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::rpc::RpcOp;
 use super::state::{FunctionRef, new_uuid, now_epoch_seconds};
 use super::{Core, SimCall, SimError};
 
@@ -27,12 +29,14 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
     Router::new().fallback(handle).with_state(core)
 }
 
-/// A recognised operation (or not), from method and path.
+/// A recognised operation (or not), from method and path, or from `x-amz-target`.
 #[derive(Debug, PartialEq, Eq)]
 enum Op {
     List,
     Get(String),
     Update(String),
+    /// A JSON-RPC request (`POST /` with `x-amz-target`), known or not.
+    Rpc(RpcOp),
     Unknown,
 }
 
@@ -42,6 +46,7 @@ impl Op {
             Op::List => LIST,
             Op::Get(_) => GET,
             Op::Update(_) => UPDATE,
+            Op::Rpc(r) => r.name().unwrap_or(UNKNOWN),
             Op::Unknown => UNKNOWN,
         }
     }
@@ -107,9 +112,17 @@ fn percent_decode(s: &str) -> String {
 
 async fn handle(AxumState(core): AxumState<Arc<Core>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let op = route(&parts.method, parts.uri.path());
+    let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let op = match header("x-amz-target") {
+        Some(target) if parts.method == Method::POST && parts.uri.path() == "/" => {
+            Op::Rpc(RpcOp::parse(target, header("content-type")))
+        }
+        _ => route(&parts.method, parts.uri.path()),
+    };
     let body = match op {
-        Op::Update(_) => Some(axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| ())),
+        Op::Update(_) | Op::Rpc(_) => {
+            Some(axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| ()))
+        }
         _ => None,
     };
     let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).map(|q| q.0);
@@ -153,16 +166,14 @@ impl Core {
                 "Unknown operation".to_string(),
             );
         }
-        let name = op.name();
-        if st.throttle > 0 {
-            st.throttle -= 1;
-            return self.injected(SimError::Throttled, op);
+        if let Op::Rpc(r) = op {
+            let body = body
+                .as_ref()
+                .map(|b| b.as_ref().map(|b| &b[..]).map_err(|_| ()));
+            return self.rpc(st, *r, body);
         }
-        if let Some(e) = st.take_failure(name) {
+        if let Some(e) = st.take_fault(op.name()) {
             return self.injected(e, op);
-        }
-        if st.denied.contains(name) {
-            return self.injected(SimError::AccessDenied, op);
         }
         match op {
             Op::List => match query {
@@ -174,7 +185,7 @@ impl Core {
                 None => not_found(),
             },
             Op::Update(uuid) => self.update(st, uuid, body),
-            Op::Unknown => not_found(),
+            Op::Rpc(_) | Op::Unknown => not_found(),
         }
     }
 

@@ -1,6 +1,11 @@
-//! The simulated Lambda control plane: the real REST-JSON wire protocol on loopback, for demo and tests.
+//! The simulated AWS control plane on loopback, for demo and tests: Lambda's event source mapping
+//! API (restJson1), plus the two retention reads the bot needs, Kinesis `DescribeStreamSummary`
+//! (awsJson1_1) and SQS `GetQueueAttributes` (awsJson1_0, query-compatible), all on one endpoint.
 
 mod http;
+#[cfg(test)]
+mod retention_tests;
+mod rpc;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -10,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use state::{Mapping, State, new_uuid};
+use state::{Mapping, Queue, State, Stream, new_uuid, now_epoch_seconds};
 
 /// Configuration of a [`Simulator`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,25 +47,32 @@ pub struct SimMapping {
 }
 
 /// An error that can be injected with [`Simulator::fail_next`].
+///
+/// The wire shape depends on the operation's service; the codes below are what the SDKs report
+/// from `ProvideErrorMetadata::code()` (Lambda / Kinesis / SQS).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SimError {
-    /// 429 `TooManyRequestsException` (with `Retry-After: 1`).
+    /// Lambda: 429 `TooManyRequestsException` (with `Retry-After: 1`); Kinesis and SQS: 400
+    /// `ThrottlingException`.
     Throttled,
-    /// 400 `ResourceInUseException`.
+    /// 400 `ResourceInUseException` (all three services).
     InUse,
-    /// 404 `ResourceNotFoundException`.
+    /// Lambda: 404 `ResourceNotFoundException`; Kinesis: 400 `ResourceNotFoundException`; SQS:
+    /// 400 `AWS.SimpleQueueService.NonExistentQueue` (the SDK's `QueueDoesNotExist`).
     NotFound,
-    /// 403 `AccessDeniedException`.
+    /// Lambda: 403 `AccessDeniedException`; Kinesis: 400 `AccessDeniedException`; SQS: 400
+    /// `AccessDenied`.
     AccessDenied,
-    /// 500 `ServiceException`.
+    /// Lambda: 500 `ServiceException`; Kinesis and SQS: 500 `InternalFailure`.
     ServiceError,
 }
 
 /// One request the simulator received.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimCall {
-    /// `ListEventSourceMappings`, `GetEventSourceMapping`, `UpdateEventSourceMapping`, or
-    /// `UnknownOperation` for unrecognised routes.
+    /// `ListEventSourceMappings`, `GetEventSourceMapping`, `UpdateEventSourceMapping`,
+    /// `DescribeStreamSummary`, `GetQueueAttributes`, or `UnknownOperation` for unrecognised
+    /// routes and `x-amz-target`s.
     pub operation: String,
     /// The mapping UUID in the path, for Get and Update.
     pub uuid: Option<String>,
@@ -92,10 +104,15 @@ impl Drop for ServerGuard {
     }
 }
 
-/// The simulated Lambda control plane. Cheap to clone; all clones share one state and server.
+/// The simulated AWS control plane. Cheap to clone; all clones share one state and server.
 ///
 /// Serves `ListEventSourceMappings`, `GetEventSourceMapping` and `UpdateEventSourceMapping` as
-/// `aws-sdk-lambda` expects them; point the SDK at [`Simulator::endpoint_url`]. Mapping states
+/// `aws-sdk-lambda` expects them, Kinesis `DescribeStreamSummary` as `aws-sdk-kinesis` expects
+/// it and SQS `GetQueueAttributes` as `aws-sdk-sqs` expects it; point every SDK at
+/// [`Simulator::endpoint_url`]. Every Kinesis stream and SQS queue named by a mapping exists
+/// (24 h and 345600 s retention unless set otherwise); streams are looked up by name (an ARN must
+/// carry the simulator's region and account), queues by the last segment of the queue URL (any
+/// host; the account segment, if any, must be the simulator's). Mapping states
 /// move through `Enabling`/`Disabling` for the configured transition time, resolved lazily on
 /// every read. Injected faults are checked in the order throttling ([`Simulator::throttle_next`]),
 /// queued errors ([`Simulator::fail_next`]), denial ([`Simulator::deny`]), before any normal
@@ -238,6 +255,51 @@ impl Simulator {
         uuid
     }
 
+    /// Sets a Kinesis stream's retention (creating the stream if it does not exist).
+    pub fn set_kinesis_retention(&self, stream: &str, hours: i32) {
+        self.core
+            .lock()
+            .streams
+            .entry(stream.to_string())
+            .or_insert_with(|| Stream {
+                retention_hours: hours,
+                created: now_epoch_seconds(),
+            })
+            .retention_hours = hours;
+    }
+
+    /// Sets an SQS queue's MessageRetentionPeriod (creating the queue if it does not exist).
+    pub fn set_sqs_retention(&self, queue: &str, seconds: i64) {
+        self.core
+            .lock()
+            .queues
+            .entry(queue.to_string())
+            .or_insert_with(|| Queue {
+                retention_seconds: seconds,
+                created: now_epoch_seconds(),
+            })
+            .retention_seconds = seconds;
+    }
+
+    /// Removes a Kinesis stream (later reads get the not-found error). Adding a mapping on it
+    /// recreates it.
+    pub fn delete_stream(&self, stream: &str) {
+        self.core.lock().streams.remove(stream);
+    }
+
+    /// Removes a queue (later reads get the not-found error). Adding a mapping on it recreates it.
+    pub fn delete_queue(&self, queue: &str) {
+        self.core.lock().queues.remove(queue);
+    }
+
+    /// `https://sqs.{region}.amazonaws.com/{account}/{queue}`, the URL `GetQueueAttributes` takes.
+    pub fn sqs_queue_url(&self, queue: &str) -> String {
+        format!(
+            "https://sqs.{}.amazonaws.com/{}/{queue}",
+            self.core.region, self.core.account_id
+        )
+    }
+
     /// Sets `MaximumRecordAgeInSeconds` (-1 means infinite). Unknown UUIDs are ignored.
     pub fn set_maximum_record_age(&self, uuid: &str, seconds: i32) {
         if let Some(m) = self.core.lock().get_mut(uuid) {
@@ -276,15 +338,16 @@ impl Simulator {
         }
     }
 
-    /// The next `n` requests (any recognised operation) get 429 TooManyRequestsException.
+    /// The next `n` requests (any recognised operation, any service) are throttled: Lambda gets
+    /// 429 `TooManyRequestsException`, Kinesis and SQS 400 `ThrottlingException`.
     pub fn throttle_next(&self, n: usize) {
         let mut st = self.core.lock();
         st.throttle = st.throttle.saturating_add(n);
     }
 
     /// The next `n` requests of one operation ("ListEventSourceMappings" |
-    /// "GetEventSourceMapping" | "UpdateEventSourceMapping") fail with `error`. Repeated calls
-    /// queue up in order.
+    /// "GetEventSourceMapping" | "UpdateEventSourceMapping" | "DescribeStreamSummary" |
+    /// "GetQueueAttributes") fail with `error`. Repeated calls queue up in order.
     pub fn fail_next(&self, operation: &str, n: usize, error: SimError) {
         if n == 0 {
             return;
@@ -297,7 +360,9 @@ impl Simulator {
             .push_back((error, n));
     }
 
-    /// Denies an operation (AccessDeniedException) until [`Simulator::allow`] is called.
+    /// Denies an operation (any of those of [`Simulator::fail_next`]) until
+    /// [`Simulator::allow`] is called: `AccessDeniedException` (Lambda, Kinesis) or
+    /// `AccessDenied` (SQS), with IAM's "is not authorized to perform" message.
     pub fn deny(&self, operation: &str) {
         self.core.lock().denied.insert(operation.to_string());
     }

@@ -1,4 +1,5 @@
-//! The simulator's in-memory model: event source mappings, their time-driven states, and injected faults.
+//! The simulator's in-memory model: event source mappings, their time-driven states, the Kinesis
+//! streams and SQS queues they read from, and injected faults.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -166,6 +167,48 @@ impl Mapping {
     }
 }
 
+/// Retention of a stream created implicitly (by a mapping), in hours.
+pub(crate) const DEFAULT_KINESIS_RETENTION_HOURS: i32 = 24;
+/// `MessageRetentionPeriod` of a queue created implicitly (by a mapping), in seconds (4 days).
+pub(crate) const DEFAULT_SQS_RETENTION_SECONDS: i64 = 345_600;
+
+/// A simulated Kinesis data stream.
+#[derive(Clone, Debug)]
+pub(crate) struct Stream {
+    pub(crate) retention_hours: i32,
+    /// Epoch seconds.
+    pub(crate) created: f64,
+}
+
+/// A simulated SQS queue.
+#[derive(Clone, Debug)]
+pub(crate) struct Queue {
+    pub(crate) retention_seconds: i64,
+    /// Epoch seconds.
+    pub(crate) created: f64,
+}
+
+/// The stream name in a Kinesis stream or consumer ARN
+/// (`arn:aws:kinesis:REGION:ACCOUNT:stream/NAME[/consumer/C:TS]`), with region and account.
+pub(crate) fn parse_kinesis_arn(arn: &str) -> Option<(&str, &str, &str)> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ["arn", _, "kinesis", region, account, resource] = parts.as_slice() else {
+        return None;
+    };
+    let name = resource.strip_prefix("stream/")?;
+    let name = name.split('/').next().unwrap_or_default();
+    (!name.is_empty()).then_some((*region, *account, name))
+}
+
+/// The queue name in an SQS queue ARN (`arn:aws:sqs:REGION:ACCOUNT:NAME`).
+pub(crate) fn parse_sqs_arn(arn: &str) -> Option<&str> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ["arn", _, "sqs", _, _, name] = parts.as_slice() else {
+        return None;
+    };
+    (!name.is_empty() && !name.contains(['/', ':'])).then_some(*name)
+}
+
 /// Everything mutable behind the simulator's single lock.
 #[derive(Debug)]
 pub(crate) struct State {
@@ -179,6 +222,10 @@ pub(crate) struct State {
     pub(crate) denied: HashSet<String>,
     pub(crate) calls: Vec<SimCall>,
     pub(crate) update_counts: HashMap<String, usize>,
+    /// Kinesis streams by name.
+    pub(crate) streams: HashMap<String, Stream>,
+    /// SQS queues by name.
+    pub(crate) queues: HashMap<String, Queue>,
 }
 
 impl State {
@@ -192,10 +239,36 @@ impl State {
             denied: HashSet::new(),
             calls: Vec::new(),
             update_counts: HashMap::new(),
+            streams: HashMap::new(),
+            queues: HashMap::new(),
         }
     }
 
+    /// Adds a mapping, creating the Kinesis stream or SQS queue it reads from if needed.
     pub(crate) fn insert(&mut self, mapping: Mapping) {
+        match mapping.kind {
+            SourceKind::Kinesis => {
+                if let Some((_, _, name)) = parse_kinesis_arn(&mapping.event_source_arn) {
+                    self.streams
+                        .entry(name.to_string())
+                        .or_insert_with(|| Stream {
+                            retention_hours: DEFAULT_KINESIS_RETENTION_HOURS,
+                            created: now_epoch_seconds(),
+                        });
+                }
+            }
+            SourceKind::Sqs => {
+                if let Some(name) = parse_sqs_arn(&mapping.event_source_arn) {
+                    self.queues
+                        .entry(name.to_string())
+                        .or_insert_with(|| Queue {
+                            retention_seconds: DEFAULT_SQS_RETENTION_SECONDS,
+                            created: now_epoch_seconds(),
+                        });
+                }
+            }
+            _ => {}
+        }
         self.index.insert(mapping.uuid.clone(), self.mappings.len());
         self.mappings.push(mapping);
     }
@@ -213,6 +286,21 @@ impl State {
         for m in &mut self.mappings {
             m.settle(now);
         }
+    }
+
+    /// The injected fault for one request of `operation`, consuming it: throttling first, then
+    /// queued failures, then denial.
+    pub(crate) fn take_fault(&mut self, operation: &str) -> Option<SimError> {
+        if self.throttle > 0 {
+            self.throttle -= 1;
+            return Some(SimError::Throttled);
+        }
+        if let Some(e) = self.take_failure(operation) {
+            return Some(e);
+        }
+        self.denied
+            .contains(operation)
+            .then_some(SimError::AccessDenied)
     }
 
     /// Consumes one injected failure for `operation`, if any is queued.

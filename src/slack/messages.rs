@@ -441,11 +441,6 @@ pub fn looking_up(function: &str) -> Message {
     ))
 }
 
-/// Timed pauses need the scheduler (a later release).
-pub fn timed_pause_unavailable() -> Message {
-    Message::new().text(":warning: Timed pauses (`for <duration>`) are not available yet. Nothing was changed: pause without `for`, and resume by hand.")
-}
-
 /// A one-line description of a mapping for lists.
 fn mapping_line(m: &Mapping) -> String {
     format!(
@@ -499,6 +494,11 @@ pub fn prompt(req: &Request, ttl: Duration) -> Message {
     let mut msg = Message::new().text(head).lines(list_limited(lines));
     if let Some(reason) = &req.reason {
         msg = msg.text(format!("Reason: {}", user_text(reason)));
+    }
+    let now = req.created_at;
+    msg = msg.lines(horizon_lines(req, now));
+    if let Some(line) = timed_resume_line(req, now) {
+        msg = msg.text(line);
     }
     if req.needs_approval {
         msg = msg.text(format!(
@@ -686,6 +686,7 @@ pub fn follow_up(req: &Request, results: &[MappingResult], took: Duration) -> Me
         .iter()
         .filter(|r| r.outcome == Outcome::TimedOut)
         .count();
+    let took_secs = took.as_secs();
     let took = if took < Duration::from_secs(1) {
         "under a second".to_string()
     } else {
@@ -697,6 +698,9 @@ pub fn follow_up(req: &Request, results: &[MappingResult], took: Duration) -> Me
             mention(&req.requester),
             mention(approver)
         ),
+        None if req.scheduled_by.is_some() => {
+            format!("as scheduled when {} paused it", mention(&req.requester))
+        }
         None => format!("requested by {}", mention(&req.requester)),
     };
     let head = if failed > 0 {
@@ -764,6 +768,16 @@ pub fn follow_up(req: &Request, results: &[MappingResult], took: Duration) -> Me
     if let Some(reason) = &req.reason {
         msg = msg.text(format!("Reason: {}", user_text(reason)));
     }
+    if failed == 0 && req.action == Action::Pause {
+        let settled_at = req
+            .applying_since
+            .unwrap_or(req.created_at)
+            .saturating_add(took_secs);
+        msg = msg.lines(horizon_lines(req, settled_at));
+        if let Some(line) = timed_resume_line(req, settled_at) {
+            msg = msg.text(line);
+        }
+    }
     msg.context(format!("Request {}", code(req.id.as_str())))
 }
 
@@ -791,8 +805,8 @@ pub fn status(function: &str, region: Option<&str>, mappings: &[Mapping]) -> Mes
         .lines(list_limited(mappings.iter().map(mapping_line).collect()))
 }
 
-/// `/lambda status` with no function: what this bot is doing and has paused.
-pub fn status_overview(in_flight: &[Request], paused: &[(Request, Mapping)]) -> Message {
+/// `/lambda status` with no function: what this bot is doing and every mapping it paused and has not resumed.
+pub fn status_overview(in_flight: &[Request], paused: &[PausedEntry<'_>]) -> Message {
     if in_flight.is_empty() && paused.is_empty() {
         return Message::new().text(":information_source: Nothing in progress, and no mapping is paused by me. Use `/lambda status <function>` to see a function's mappings.");
     }
@@ -802,9 +816,17 @@ pub fn status_overview(in_flight: &[Request], paused: &[(Request, Mapping)]) -> 
             in_flight
                 .iter()
                 .map(|r| {
+                    let when = r
+                        .not_before
+                        .map(|t| format!(" at {}", fmt_time(t)))
+                        .unwrap_or_default();
+                    let kind = if r.scheduled_by.is_some() {
+                        "scheduled resume of".to_string()
+                    } else {
+                        r.action.as_str().to_string()
+                    };
                     format!(
-                        "• {} {} — {} by {}",
-                        r.action.as_str(),
+                        "• {kind} {}{when} — {} by {}",
                         code(&r.function),
                         r.state.as_str(),
                         mention(&r.requester)
@@ -814,19 +836,9 @@ pub fn status_overview(in_flight: &[Request], paused: &[(Request, Mapping)]) -> 
         );
     }
     if !paused.is_empty() {
-        msg = msg.text("*Paused by me*").lines(list_limited(
-            paused
-                .iter()
-                .map(|(r, m)| {
-                    format!(
-                        "• {} {} — paused by {}",
-                        code(m.function_name()),
-                        source_label(m),
-                        mention(&r.requester)
-                    )
-                })
-                .collect(),
-        ));
+        msg = msg
+            .text("*Paused by me*")
+            .lines(list_limited(paused.iter().map(paused_line).collect()));
     }
     msg
 }
@@ -951,6 +963,12 @@ pub fn approval_request(req: &Request, timeout: Duration) -> Message {
         .lines(list_limited(lines));
     if let Some(reason) = &req.reason {
         msg = msg.text(format!("Reason: {}", user_text(reason)));
+    }
+    msg = msg.lines(horizon_lines(req, req.created_at));
+    if let Some(line) = timed_resume_line(req, req.created_at) {
+        msg = msg.text(format!(
+            "{line} Approving this pause also approves that resume."
+        ));
     }
     let n = req.mappings.iter().filter(|m| m.state != target).count();
     msg.context(format!(
@@ -1121,6 +1139,8 @@ pub fn audit_line(e: &crate::audit::AuditEvent) -> String {
         K::TimedOut => format!("{action} did not settle for"),
         K::Failed => format!("{action} failed for"),
         K::Refused => format!("was not allowed to {action}"),
+        K::Reminded => "reminded about the pause of".to_string(),
+        K::Drift => "noticed a change outside lambda-pause to".to_string(),
     };
     // Outcomes read better without a subject when the bot itself observed them.
     let outcome = matches!(e.kind, K::Settled | K::TimedOut | K::Failed | K::Expired);
@@ -1146,6 +1166,231 @@ pub fn audit_line(e: &crate::audit::AuditEvent) -> String {
 /// An audit event posted to the audit channel.
 pub fn audit_post(e: &crate::audit::AuditEvent) -> Message {
     Message::new().text(audit_line(e))
+}
+
+/// `Thu 3 Dec 12:40 UTC`.
+pub fn fmt_time(unix: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let iso = crate::audit::rfc3339(unix);
+    let month: usize = iso[5..7].parse().unwrap_or(1);
+    let day: u32 = iso[8..10].parse().unwrap_or(1);
+    format!(
+        "{} {} {} {} UTC",
+        DAYS[((unix / 86_400) % 7) as usize],
+        day,
+        MONTHS[month.saturating_sub(1).min(11)],
+        &iso[11..16]
+    )
+}
+
+/// `48 hours`, `4 days`, `90m`: how people say retention periods.
+pub fn span(secs: u64) -> String {
+    if secs >= 3 * 86_400 && secs.is_multiple_of(86_400) {
+        plural((secs / 86_400) as usize, "day", "days")
+    } else if secs >= 3600 && secs.is_multiple_of(3600) {
+        plural((secs / 3600) as usize, "hour", "hours")
+    } else {
+        format_duration(Duration::from_secs(secs))
+    }
+}
+
+/// One mapping's horizon in plain words, counted from `from` (unix seconds).
+pub fn horizon_line(m: &Mapping, h: &crate::lambda::horizon::Horizon, from: u64) -> String {
+    use crate::lambda::horizon::{Cause, Horizon, Unknown};
+    let name = code(&m.short_name());
+    match h {
+        Horizon::Known { secs, cause } => {
+            let what = match cause {
+                Cause::KinesisRetention => {
+                    format!("records older than {} are deleted by Kinesis", span(*secs))
+                }
+                Cause::DynamoDbStream => {
+                    format!("DynamoDB Streams delete records after {}", span(*secs))
+                }
+                Cause::SqsRetention => format!("SQS deletes messages older than {}", span(*secs)),
+                Cause::MaximumRecordAge => format!(
+                    "the mapping's MaximumRecordAgeInSeconds drops records older than {} when it resumes",
+                    span(*secs)
+                ),
+            };
+            format!(
+                ":hourglass_flowing_sand: {name}: {what}: resume before {} to lose nothing.",
+                fmt_time(from.saturating_add(*secs))
+            )
+        }
+        Horizon::Unknown(Unknown::NotReadable(kind)) => {
+            let why = match kind {
+                SourceKind::Msk | SourceKind::SelfManagedKafka => {
+                    "Kafka keeps records per the topic's retention settings"
+                }
+                SourceKind::AmazonMq => "Amazon MQ keeps messages per the broker's settings",
+                SourceKind::DocumentDb => {
+                    "DocumentDB keeps change events per the cluster's change stream log retention"
+                }
+                _ => "this kind of source keeps records by its own settings",
+            };
+            format!(
+                ":grey_question: {name}: {why}, which I can't read: check it before a long pause."
+            )
+        }
+        Horizon::Unknown(Unknown::NoPermission { action }) => {
+            format!(
+                ":grey_question: {name}: I may not read its retention ({} is not granted), so I can't tell how long records survive.",
+                code(action)
+            )
+        }
+        Horizon::Unknown(Unknown::LookupFailed { message }) => format!(
+            ":grey_question: {name}: I couldn't read its retention ({}).",
+            esc(message)
+        ),
+    }
+}
+
+fn horizon_lines(req: &Request, from: u64) -> Vec<String> {
+    if req.action != Action::Pause {
+        return Vec::new();
+    }
+    let target = target_state(false);
+    req.mappings
+        .iter()
+        .filter(|m| m.state != target)
+        .filter_map(|m| req.horizons.get(&m.uuid).map(|h| horizon_line(m, h, from)))
+        .collect()
+}
+
+/// The line about a timed pause's automatic resume.
+fn timed_resume_line(req: &Request, from: u64) -> Option<String> {
+    req.duration.map(|d| {
+        format!(
+            ":alarm_clock: Resumes by itself at {} (after {}){}.",
+            fmt_time(from.saturating_add(d)),
+            format_duration(Duration::from_secs(d)),
+            if req.force {
+                ", longer than a horizon above: `--force` accepts losing records"
+            } else {
+                ""
+            }
+        )
+    })
+}
+
+/// A timed pause longer than a mapping's horizon, without `--force`.
+pub fn refused_past_horizon(req: &Request, m: &Mapping, horizon_secs: u64) -> Message {
+    Message::new().text(format!(
+        ":no_entry: A {} pause is longer than {}'s horizon ({}): records would be lost before the automatic resume. Nothing was changed. Pause for less, or add `--force` if losing them is acceptable.",
+        format_duration(Duration::from_secs(req.duration.unwrap_or_default())),
+        code(&m.short_name()),
+        span(horizon_secs)
+    ))
+}
+
+/// Posted in the pause's thread as the horizon approaches.
+pub fn reminder(req: &Request, percent: u8, now: u64) -> Message {
+    let watch = req.watch.as_ref();
+    let paused_for = now.saturating_sub(watch.map(|w| w.paused_at).unwrap_or(now));
+    let mut msg = Message::new().text(format!(
+        ":alarm_clock: {} {} has been paused for {} — {percent}% of its horizon. Resume with `/lambda resume {}`.",
+        mention(&req.requester),
+        code(&req.function),
+        format_duration(Duration::from_secs(paused_for)),
+        req.function
+    ));
+    let from = watch.map(|w| w.paused_at).unwrap_or(now);
+    msg = msg.lines(horizon_lines_settled(req, from));
+    msg
+}
+
+/// Posted once when the horizon has passed.
+pub fn horizon_passed(req: &Request, now: u64) -> Message {
+    let from = req.watch.as_ref().map(|w| w.paused_at).unwrap_or(now);
+    Message::new()
+        .text(format!(
+            ":rotating_light: {} {} is still paused and its horizon has passed: records are being lost now. Resume with `/lambda resume {}` as soon as you can.",
+            mention(&req.requester),
+            code(&req.function),
+            req.function
+        ))
+        .lines(horizon_lines_settled(req, from))
+}
+
+fn horizon_lines_settled(req: &Request, from: u64) -> Vec<String> {
+    req.results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Settled | Outcome::TimedOut))
+        .filter_map(|r| {
+            req.horizons
+                .get(&r.mapping.uuid)
+                .map(|h| horizon_line(&r.mapping, h, from))
+        })
+        .collect()
+}
+
+/// A mapping the bot paused was re-enabled outside the bot.
+pub fn drift_re_enabled(req: &Request, m: &Mapping) -> Message {
+    Message::new().text(format!(
+        ":warning: {} of {} was re-enabled outside lambda-pause (State *{}*{}). I stop watching it{}.",
+        code(&m.short_name()),
+        code(&req.function),
+        m.state,
+        m.state_transition_reason.as_deref().map(|r| format!(", StateTransitionReason `{}`", esc(r))).unwrap_or_default(),
+        if req.watch.as_ref().is_some_and(|w| w.resume_at.is_some()) { "; the scheduled resume will find it already running" } else { "" }
+    ))
+}
+
+/// AWS changed a paused mapping's state on its own.
+pub fn drift_aws_changed(req: &Request, m: &Mapping) -> Message {
+    Message::new().text(format!(
+        ":warning: AWS changed {} of {}: State *{}*, StateTransitionReason `{}`.",
+        code(&m.short_name()),
+        code(&req.function),
+        m.state,
+        esc(m.state_transition_reason.as_deref().unwrap_or("none"))
+    ))
+}
+
+/// A paused mapping for `/lambda status` with no function.
+pub struct PausedEntry<'a> {
+    pub request: &'a Request,
+    pub mapping: &'a Mapping,
+    pub now: u64,
+}
+
+fn paused_line(e: &PausedEntry<'_>) -> String {
+    let watch = e.request.watch.as_ref();
+    let paused_at = watch.map(|w| w.paused_at).unwrap_or(e.now);
+    let for_how_long = format_duration(Duration::from_secs(e.now.saturating_sub(paused_at)));
+    let horizon = match e
+        .request
+        .horizons
+        .get(&e.mapping.uuid)
+        .and_then(|h| h.limit())
+    {
+        Some(limit) => {
+            let end = paused_at.saturating_add(limit.as_secs());
+            if end > e.now {
+                format!(
+                    "horizon left {}",
+                    format_duration(Duration::from_secs(end - e.now))
+                )
+            } else {
+                "*horizon passed*".to_string()
+            }
+        }
+        None => "horizon unknown".to_string(),
+    };
+    let resume = watch
+        .and_then(|w| w.resume_at)
+        .map(|t| format!(", resumes by itself {}", fmt_time(t)))
+        .unwrap_or_default();
+    format!(
+        "• {} {} — paused by {} for {for_how_long}, {horizon}{resume}",
+        code(e.mapping.function_name()),
+        source_label(e.mapping),
+        mention(&e.request.requester)
+    )
 }
 
 /// The id a request's buttons carry (for the demo's and tests' readers).
@@ -1216,6 +1461,7 @@ mod tests {
             state: state.into(),
             state_transition_reason: reason.map(str::to_owned),
             topics: vec![],
+            maximum_record_age: None,
         }
     }
 
@@ -1265,10 +1511,6 @@ mod tests {
         insta::assert_snapshot!("help", help().fallback_text());
         insta::assert_snapshot!("looking_up", looking_up("orders-fn").fallback_text());
         insta::assert_snapshot!("checking", checking(Some("orders-fn")).fallback_text());
-        insta::assert_snapshot!(
-            "timed_pause_unavailable",
-            timed_pause_unavailable().fallback_text()
-        );
     }
 
     #[test]
@@ -1469,11 +1711,38 @@ mod tests {
             status_overview(&[], &[]).fallback_text()
         );
         let r = request("pause orders-fn", vec![kinesis("Enabled")]);
+        let mut paused = request("pause orders-fn for 2h", vec![kinesis("Enabled")]);
+        paused.horizons.insert(
+            kinesis("Enabled").uuid,
+            crate::lambda::horizon::Horizon::Known {
+                secs: 48 * 3600,
+                cause: crate::lambda::horizon::Cause::KinesisRetention,
+            },
+        );
+        paused.watch = Some(crate::workflow::request::Watch {
+            paused_at: 1_764_770_000,
+            limit_secs: Some(48 * 3600),
+            reminders_sent: vec![],
+            past_warned: false,
+            resume_at: Some(1_764_777_200),
+            ended: None,
+            reported_reasons: Default::default(),
+            released: vec![],
+        });
+        let disabled = kinesis("Disabled");
+        let mut scheduled = request("resume orders-fn", vec![kinesis("Disabled")]);
+        scheduled.state = RequestState::Confirmed;
+        scheduled.not_before = Some(1_764_777_200);
+        scheduled.scheduled_by = Some(paused.id.clone());
         insta::assert_snapshot!(
             "status_overview",
             status_overview(
-                std::slice::from_ref(&r),
-                &[(r.clone(), kinesis("Disabled"))]
+                &[r.clone(), scheduled],
+                &[PausedEntry {
+                    request: &paused,
+                    mapping: &disabled,
+                    now: 1_764_773_600
+                }]
             )
             .fallback_text()
         );

@@ -112,6 +112,22 @@ impl Store for MemoryStore {
         Ok(list)
     }
 
+    async fn watched(&self) -> Result<Vec<Request>, StoreError> {
+        let inner = self.lock();
+        let mut list: Vec<Request> = inner
+            .requests
+            .values()
+            .filter(|r| r.watch.as_ref().is_some_and(|w| w.ended.is_none()))
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(list)
+    }
+
     async fn append_audit(&self, event: &AuditEvent) -> Result<i64, StoreError> {
         let mut inner = self.lock();
         let seq = inner.audit.len() as i64 + 1;

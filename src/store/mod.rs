@@ -65,6 +65,9 @@ pub trait Store: Send + Sync + 'static {
     /// Every request not in a final state (for recovery after a restart), oldest first.
     async fn unfinished(&self) -> Result<Vec<Request>, StoreError>;
 
+    /// Settled pauses whose watch is still active (reminders, drift checks), oldest first.
+    async fn watched(&self) -> Result<Vec<Request>, StoreError>;
+
     /// Appends an event to the audit trail; returns its `seq`.
     async fn append_audit(&self, event: &AuditEvent) -> Result<i64, StoreError>;
 

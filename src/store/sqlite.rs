@@ -345,6 +345,23 @@ impl Store for SqliteStore {
         .collect()
     }
 
+    async fn watched(&self) -> Result<Vec<Request>, StoreError> {
+        // The watch lives in the JSON body; SQLite's JSON functions read it (few rows qualify).
+        sqlx::query(
+            "SELECT id, state, body FROM requests \
+             WHERE state = ? AND json_type(body, '$.watch') = 'object' \
+             AND json_type(body, '$.watch.ended') IS NOT 'text' \
+             ORDER BY created_at, id",
+        )
+        .bind(RequestState::Settled.key())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend("read failed", e))?
+        .iter()
+        .map(request_from_row)
+        .collect()
+    }
+
     async fn append_audit(&self, event: &AuditEvent) -> Result<i64, StoreError> {
         let _queue = self.writes.lock().await;
         let done = sqlx::query(
@@ -775,6 +792,7 @@ mod tests {
             state: "Enabled".into(),
             state_transition_reason: None,
             topics: vec![],
+            maximum_record_age: None,
         }
     }
 

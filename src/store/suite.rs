@@ -39,6 +39,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     recent_is_newest_first(&*store).await;
     run_audit_and_recovery(&*store).await;
     every_field_survives(&*store).await;
+    watched_lists_active_watches_only(&*store).await;
     concurrent_transitions_have_one_winner(store).await;
 }
 
@@ -300,7 +301,67 @@ async fn every_field_survives(store: &dyn Store) {
         state: "Enabled".into(),
         state_transition_reason: Some("USER_INITIATED".into()),
         topics: vec!["t".into()],
+        maximum_record_age: None,
     });
     store.insert(&r).await.unwrap();
     assert_eq!(store.get(&r.id).await.unwrap(), Some(r));
+}
+
+async fn watched_lists_active_watches_only(store: &dyn Store) {
+    use crate::workflow::request::Watch;
+    let watch = |ended: Option<&str>| Watch {
+        paused_at: 5,
+        limit_secs: Some(86_400),
+        reminders_sent: vec![50],
+        past_warned: false,
+        resume_at: None,
+        ended: ended.map(str::to_owned),
+        reported_reasons: Default::default(),
+        released: Vec::new(),
+    };
+    let before: Vec<_> = store
+        .watched()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let mut active = request(400);
+    let mut ended = request(401);
+    let unwatched = request(402);
+    for r in [&mut active, &mut ended] {
+        r.state = RequestState::Settled;
+    }
+    active.watch = Some(watch(None));
+    ended.watch = Some(watch(Some("resumed")));
+    for r in [&active, &ended, &unwatched] {
+        store.insert(r).await.unwrap();
+    }
+    let now: Vec<_> = store
+        .watched()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| !before.contains(&r.id))
+        .collect();
+    assert_eq!(now.len(), 1);
+    assert_eq!(now[0], active);
+    // Ending the watch (an update in the settled state) removes it from the list.
+    store
+        .update(
+            &active.id,
+            RequestState::Settled,
+            Box::new(|r| r.watch.as_mut().unwrap().ended = Some("resumed".into())),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .watched()
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.id != active.id)
+    );
 }

@@ -11,6 +11,7 @@ use crate::clock::{Clock, unix_seconds};
 use crate::command::{self, Command, FunctionRef, Operation, Region, SourceRef, StatusQuery};
 use crate::ids::{RequestId, UserId};
 use crate::lambda::apply::{self, MappingResult, Outcome, SettlePolicy, Step};
+use crate::lambda::horizon::{self, Horizon};
 use crate::lambda::resolve::{self, Resolution};
 use crate::lambda::{Lambda, LambdaClient, Mapping};
 use crate::policy::{Decision, GroupMembers, Policy};
@@ -19,8 +20,8 @@ use crate::slack::messages::{self, Message};
 use crate::slack::payload::{Click, SlashCommand};
 use crate::store::{Patch, Store};
 use crate::workflow::request::{
-    Approval, ApprovalDecision, Button, ClickDecision, Request, RequestState, decide_approval,
-    decide_click,
+    Approval, ApprovalDecision, Button, ClickDecision, Request, RequestState, Watch,
+    decide_approval, decide_click,
 };
 
 /// Tunables of the workflow.
@@ -38,6 +39,10 @@ pub struct Settings {
     pub sweep_interval: Duration,
     /// How many entries `/lambda history` shows.
     pub history_len: usize,
+    /// Reminders while paused, in percent of the horizon.
+    pub reminder_percents: Vec<u8>,
+    /// How often paused mappings are checked for changes made outside the bot.
+    pub drift_interval: Duration,
 }
 
 impl Default for Settings {
@@ -49,6 +54,8 @@ impl Default for Settings {
             group_cache_ttl: Duration::from_secs(60),
             sweep_interval: Duration::from_secs(30),
             history_len: 20,
+            reminder_percents: vec![50, 80, 95],
+            drift_interval: Duration::from_secs(300),
         }
     }
 }
@@ -61,6 +68,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     settings: Settings,
     groups: Mutex<HashMap<String, (Instant, HashSet<UserId>)>>,
+    last_drift_check: Mutex<Option<Instant>>,
 }
 
 /// Why a request was refused by the policy (for the message and the audit trail).
@@ -84,6 +92,7 @@ impl Engine {
             clock,
             settings,
             groups: Mutex::default(),
+            last_drift_check: Mutex::default(),
         })
     }
 
@@ -122,9 +131,6 @@ impl Engine {
                 ack
             }
             Ok(Command::Pause(op) | Command::Resume(op)) => {
-                if op.duration.is_some() {
-                    return messages::timed_pause_unavailable();
-                }
                 let request = Request::new(
                     &op,
                     cmd.user.clone(),
@@ -195,7 +201,42 @@ impl Engine {
                 }
                 Ok((rule, needs_approval, approvers)) => {
                     let target = apply::target_state(op.action.target_enabled());
-                    if mappings.iter().all(|m| m.state == target) {
+                    let horizons = if op.action == command::Action::Pause {
+                        self.horizons(&client, &mappings).await
+                    } else {
+                        Default::default()
+                    };
+                    let too_long = request.duration.filter(|_| !request.force).and_then(|d| {
+                        mappings.iter().filter(|m| m.state != target).find_map(|m| {
+                            horizons
+                                .get(&m.uuid)
+                                .and_then(|h| h.limit())
+                                .filter(|l| l.as_secs() < d)
+                                .map(|l| (m.clone(), l.as_secs()))
+                        })
+                    });
+                    if let Some((mapping, limit)) = too_long {
+                        let detail = format!(
+                            "a {}s timed pause is longer than {}'s horizon ({limit}s); no --force",
+                            request.duration.unwrap_or_default(),
+                            mapping.short_name()
+                        );
+                        self.audit(
+                            AuditKind::Refused,
+                            &request,
+                            Some(&request.requester),
+                            |e| e.detail = Some(detail.clone()),
+                        )
+                        .await;
+                        (
+                            messages::refused_past_horizon(&request, &mapping, limit),
+                            Some(finish(
+                                RequestState::Failed,
+                                mappings,
+                                format!("refused: {detail}"),
+                            )),
+                        )
+                    } else if mappings.iter().all(|m| m.state == target) {
                         let mut done = request.clone();
                         done.mappings = mappings.clone();
                         (
@@ -209,6 +250,7 @@ impl Engine {
                     } else {
                         let patch = Box::new(move |r: &mut Request| {
                             r.mappings = mappings;
+                            r.horizons = horizons;
                             r.rule = rule;
                             r.needs_approval = needs_approval;
                             if needs_approval {
@@ -334,6 +376,23 @@ impl Engine {
                 rule,
                 needs_approval,
             } => {
+                // A timed pause settles its resume's approval now: an approver of the pause approves the resume.
+                let resume_needs = request.duration.is_some()
+                    && matches!(
+                        policy.decide(
+                            command::Action::Resume,
+                            &name,
+                            arn,
+                            &request.channel,
+                            &request.requester,
+                            &members
+                        ),
+                        Decision::Allowed {
+                            needs_approval: true,
+                            ..
+                        }
+                    );
+                let needs_approval = needs_approval || resume_needs;
                 let approvers = rule
                     .and_then(|n| policy.rules.get(n - 1))
                     .map(|r| r.approvers.iter().map(|p| p.as_str().to_owned()).collect())
@@ -606,6 +665,9 @@ impl Engine {
                     }
                 }
             }
+            RequestState::Confirmed if request.not_before.is_some_and(|t| t > self.now()) => {
+                self.arm_timer(request)
+            }
             RequestState::Confirmed if request.needs_approval => self.ask_approval(request).await,
             RequestState::AwaitingApproval
                 if request
@@ -784,6 +846,10 @@ impl Engine {
             _ => return,
         };
         let resuming = !request.updated.is_empty() || !request.results.is_empty();
+        if request.action == command::Action::Resume && request.scheduled_by.is_none() && !resuming
+        {
+            self.cancel_schedules(&request).await;
+        }
         let results = if request.results.is_empty() {
             self.apply(&request, resuming).await
         } else {
@@ -842,7 +908,7 @@ impl Engine {
                 .await;
             }
         }
-        self.deliver_follow_up(&request, &results, took).await;
+        let follow_up_ts = self.deliver_follow_up(&request, &results, took).await;
         if let Some(approver) = request.approval.as_ref().and_then(|a| a.decided_by.clone()) {
             self.update_approval_message(
                 &request,
@@ -851,14 +917,48 @@ impl Engine {
             .await;
         }
         let now = self.now();
+        let watch = (request.action == command::Action::Pause
+            && final_state == RequestState::Settled)
+            .then(|| {
+                let limit = request
+                    .mappings
+                    .iter()
+                    .filter_map(|m| request.horizons.get(&m.uuid).and_then(|h| h.limit()))
+                    .min();
+                Watch {
+                    paused_at: now,
+                    limit_secs: limit.map(|l| l.as_secs()),
+                    reminders_sent: Vec::new(),
+                    past_warned: false,
+                    resume_at: request.duration.map(|d| now.saturating_add(d)),
+                    ended: None,
+                    reported_reasons: Default::default(),
+                    released: Vec::new(),
+                }
+            });
+        // Everything durable happens before the final transition, which is the last step: a
+        // request seen as finished has its schedule and its released watches in place.
+        let mut done = request.clone();
+        done.results = results.clone();
+        if follow_up_ts.is_some() {
+            done.follow_up_ts = follow_up_ts.clone();
+        }
+        if let Some(at) = watch.as_ref().and_then(|w| w.resume_at) {
+            self.schedule_resume(&done, at).await;
+        }
+        if done.action == command::Action::Resume && final_state == RequestState::Settled {
+            self.release_watches(&done).await;
+        }
+        let patch = Box::new(move |r: &mut Request| {
+            r.finished_at = Some(now);
+            r.watch = watch;
+            if follow_up_ts.is_some() {
+                r.follow_up_ts = follow_up_ts;
+            }
+        });
         if let Err(err) = self
             .store
-            .transition(
-                &id,
-                RequestState::Applying,
-                final_state,
-                Box::new(move |r: &mut Request| r.finished_at = Some(now)),
-            )
+            .transition(&id, RequestState::Applying, final_state, patch)
             .await
         {
             tracing::error!(request = %id, error = %err, "could not record the result");
@@ -928,24 +1028,400 @@ impl Engine {
         request: &Request,
         results: &[MappingResult],
         took: Duration,
-    ) {
+    ) -> Option<String> {
         let follow_up = messages::follow_up(request, results, took);
+        // In the approval request's thread, or (a scheduled resume) in its pause's follow-up thread.
         let thread = request
             .approval
             .as_ref()
-            .and_then(|a| a.message_ts.as_deref());
-        if let Err(err) = self
+            .and_then(|a| a.message_ts.as_deref())
+            .or(request.follow_up_ts.as_deref());
+        match self
             .slack
             .post_message(&request.channel, &follow_up, thread)
             .await
         {
-            tracing::warn!(request = %request.id, error = %err, "channel post failed; answering through response_url");
-            if let Err(err) = self
-                .slack
-                .respond(&request.response_url, &follow_up, Respond::InChannel)
+            Ok(ts) => Some(thread.map(str::to_owned).unwrap_or(ts)),
+            Err(err) => {
+                tracing::warn!(request = %request.id, error = %err, "channel post failed; answering through response_url");
+                if let Err(err) = self
+                    .slack
+                    .respond(&request.response_url, &follow_up, Respond::InChannel)
+                    .await
+                {
+                    tracing::error!(request = %request.id, error = %err, "could not deliver the follow-up");
+                }
+                None
+            }
+        }
+    }
+
+    // ----- the data-loss guard: horizons, schedules, reminders, drift ----------------------
+
+    /// Looks up each to-be-paused mapping's horizon (one lookup per distinct source, at most 20).
+    async fn horizons(
+        &self,
+        client: &LambdaClient,
+        mappings: &[Mapping],
+    ) -> std::collections::BTreeMap<crate::ids::MappingUuid, Horizon> {
+        let mut by_source: HashMap<(Option<String>, Option<i32>), Horizon> = HashMap::new();
+        let mut out = std::collections::BTreeMap::new();
+        for m in mappings
+            .iter()
+            .filter(|m| m.state != apply::target_state(false))
+        {
+            let key = (m.source_arn.clone(), m.maximum_record_age);
+            let h = match by_source.get(&key) {
+                Some(h) => h.clone(),
+                None if by_source.len() >= 20 => continue,
+                None => {
+                    let h = horizon::horizon(&self.lambda, client.region(), m).await;
+                    by_source.insert(key, h.clone());
+                    h
+                }
+            };
+            out.insert(m.uuid.clone(), h);
+        }
+        out
+    }
+
+    /// Records the automatic resume of a timed pause: a resume request, confirmed in advance, due at `at`.
+    async fn schedule_resume(&self, pause: &Request, at: u64) {
+        let now = self.now();
+        let mut resume = pause.clone();
+        // Derived from the pause, so scheduling it again after a crash is a no-op (a duplicate insert).
+        resume.id = RequestId::derived(&pause.id, "timed-resume");
+        resume.action = command::Action::Resume;
+        resume.state = RequestState::Confirmed;
+        resume.created_at = now;
+        resume.expires_at = at;
+        resume.mappings = pause.watched_mappings().into_iter().cloned().collect();
+        resume.confirmed_by = pause.confirmed_by.clone();
+        resume.confirmed_at = Some(now);
+        resume.needs_approval = false;
+        resume.approval = None;
+        resume.not_before = Some(at);
+        resume.scheduled_by = Some(pause.id.clone());
+        resume.results = Vec::new();
+        resume.updated = Vec::new();
+        resume.duration = None;
+        resume.force = false;
+        resume.horizons = Default::default();
+        resume.watch = None;
+        resume.applying_since = None;
+        resume.finished_at = None;
+        resume.failure = None;
+        // The follow-up of the pause is where the resume will report.
+        resume.follow_up_ts = pause.follow_up_ts.clone();
+        match self.store.insert(&resume).await {
+            Ok(()) => {}
+            Err(crate::store::StoreError::Duplicate(_)) => return,
+            Err(err) => {
+                tracing::error!(request = %pause.id, error = %err, "could not schedule the resume");
+                return;
+            }
+        }
+        let approver = pause
+            .approval
+            .as_ref()
+            .and_then(|a| a.decided_by.as_ref())
+            .map(|u| format!("; its approval was given with the pause by {u}"))
+            .unwrap_or_default();
+        let forced = if pause.force {
+            "; --force: longer than the horizon"
+        } else {
+            ""
+        };
+        self.audit(
+            AuditKind::Requested,
+            &resume,
+            pause.confirmed_by.as_ref(),
+            |e| {
+                e.detail = Some(format!(
+                    "timed resume scheduled for {}{approver}{forced}",
+                    crate::audit::rfc3339(at)
+                ));
+            },
+        )
+        .await;
+    }
+
+    /// A manual resume cancels any scheduled resume of the same mappings.
+    async fn cancel_schedules(&self, manual: &Request) {
+        let Ok(unfinished) = self.store.unfinished().await else {
+            return;
+        };
+        let uuids: HashSet<_> = manual.mappings.iter().map(|m| &m.uuid).collect();
+        for scheduled in unfinished.into_iter().filter(|r| {
+            r.state == RequestState::Confirmed
+                && r.not_before.is_some()
+                && r.mappings.iter().any(|m| uuids.contains(&m.uuid))
+        }) {
+            let now = self.now();
+            let why = format!("cancelled by the manual resume {}", manual.id);
+            let detail = why.clone();
+            let patch = Box::new(move |r: &mut Request| {
+                r.finished_at = Some(now);
+                r.failure = Some(why);
+            });
+            if let Ok(Some(cancelled)) = self
+                .store
+                .transition(
+                    &scheduled.id,
+                    RequestState::Confirmed,
+                    RequestState::Cancelled,
+                    patch,
+                )
                 .await
             {
-                tracing::error!(request = %request.id, error = %err, "could not deliver the follow-up");
+                self.audit(
+                    AuditKind::Cancelled,
+                    &cancelled,
+                    Some(&manual.requester),
+                    |e| e.detail = Some(detail),
+                )
+                .await;
+            }
+        }
+    }
+
+    /// A resume settled: the pauses of those mappings need no more watching.
+    async fn release_watches(&self, resume: &Request) {
+        let Ok(watched) = self.store.watched().await else {
+            return;
+        };
+        let resumed: Vec<_> = resume
+            .results
+            .iter()
+            .map(|r| r.mapping.uuid.clone())
+            .collect();
+        for pause in watched.into_iter().filter(|p| {
+            p.watched_mappings()
+                .iter()
+                .any(|m| resumed.contains(&m.uuid))
+        }) {
+            let resumed = resumed.clone();
+            let by = resume.id.clone();
+            let patch = Box::new(move |r: &mut Request| {
+                let still: Vec<_> = r
+                    .watched_mappings()
+                    .into_iter()
+                    .map(|m| m.uuid.clone())
+                    .filter(|u| !resumed.contains(u))
+                    .collect();
+                if let Some(w) = r.watch.as_mut() {
+                    w.released.extend(resumed);
+                    if still.is_empty() {
+                        w.ended = Some(format!("resumed by request {by}"));
+                    }
+                }
+            });
+            let _ = self
+                .store
+                .update(&pause.id, RequestState::Settled, patch)
+                .await;
+        }
+    }
+
+    /// Posts reminders at the configured fractions of the horizon, and one loud warning past it; each exactly once.
+    async fn remind(&self, pause: &Request, now: u64) {
+        let Some(watch) = pause.watch.as_ref() else {
+            return;
+        };
+        let Some(limit) = watch.limit_secs.filter(|l| *l > 0) else {
+            return;
+        };
+        let percent = now.saturating_sub(watch.paused_at).saturating_mul(100) / limit;
+        let past = percent >= 100;
+        let due: Vec<u8> = self
+            .settings
+            .reminder_percents
+            .iter()
+            .copied()
+            .filter(|p| u64::from(*p) <= percent && !watch.reminders_sent.contains(p))
+            .collect();
+        if (past && watch.past_warned) || (!past && due.is_empty()) {
+            return;
+        }
+        // Mark first, inside the store's atomic update, so only one process ever posts it.
+        let won = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&won);
+        let all_due = self.settings.reminder_percents.clone();
+        let patch = Box::new(move |r: &mut Request| {
+            if let Some(w) = r.watch.as_mut() {
+                let fresh: Vec<u8> = all_due
+                    .iter()
+                    .copied()
+                    .filter(|p| u64::from(*p) <= percent && !w.reminders_sent.contains(p))
+                    .collect();
+                if past && !w.past_warned {
+                    w.past_warned = true;
+                    w.reminders_sent.extend(fresh);
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                } else if !past && !fresh.is_empty() {
+                    w.reminders_sent.extend(fresh);
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        });
+        let Ok(Some(updated)) = self
+            .store
+            .update(&pause.id, RequestState::Settled, patch)
+            .await
+        else {
+            return;
+        };
+        if !won.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let shown = due.iter().max().copied().unwrap_or(100);
+        let message = if past {
+            messages::horizon_passed(&updated, now)
+        } else {
+            messages::reminder(&updated, shown, now)
+        };
+        self.audit(AuditKind::Reminded, &updated, None, |e| {
+            e.detail = Some(if past {
+                "the horizon has passed".into()
+            } else {
+                format!("{shown}% of the horizon")
+            })
+        })
+        .await;
+        if let Err(err) = self
+            .slack
+            .post_message(&updated.channel, &message, updated.follow_up_ts.as_deref())
+            .await
+        {
+            tracing::warn!(request = %updated.id, error = %err, "could not post a reminder");
+        }
+    }
+
+    /// Compares the watched mappings with AWS (one listing per function) and reports changes made outside the bot.
+    async fn check_drift(&self, watched: &[Request]) {
+        let in_flight: HashSet<crate::ids::MappingUuid> = self
+            .store
+            .unfinished()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| {
+                r.action == command::Action::Resume
+                    && matches!(
+                        r.state,
+                        RequestState::Approved
+                            | RequestState::Applying
+                            | RequestState::AwaitingApproval
+                    )
+                    || (r.state == RequestState::Confirmed
+                        && r.not_before.is_none_or(|t| t <= self.now()))
+            })
+            .flat_map(|r| r.mappings.into_iter().map(|m| m.uuid))
+            .collect();
+        let mut listings: HashMap<
+            (Option<String>, String),
+            HashMap<crate::ids::MappingUuid, Mapping>,
+        > = HashMap::new();
+        for pause in watched {
+            let client = self.client_for_request(pause);
+            for m in pause.watched_mappings() {
+                if in_flight.contains(&m.uuid) {
+                    continue;
+                }
+                let key = (client.region().map(str::to_owned), m.function_arn.clone());
+                if !listings.contains_key(&key) {
+                    match resolve::list_all(
+                        &client,
+                        &m.function_arn,
+                        None,
+                        &self.settings.settle.retry,
+                    )
+                    .await
+                    {
+                        Ok(list) => {
+                            listings.insert(
+                                key.clone(),
+                                list.into_iter().map(|m| (m.uuid.clone(), m)).collect(),
+                            );
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, "drift check failed");
+                            continue;
+                        }
+                    }
+                }
+                let Some(fresh) = listings.get(&key).and_then(|l| l.get(&m.uuid)) else {
+                    continue;
+                };
+                let re_enabled = matches!(fresh.state.as_str(), "Enabled" | "Enabling");
+                let new_reason = fresh.reason_is_not_user_initiated()
+                    && pause
+                        .watch
+                        .as_ref()
+                        .and_then(|w| w.reported_reasons.get(&m.uuid))
+                        != fresh.state_transition_reason.as_ref();
+                if !re_enabled && !new_reason {
+                    continue;
+                }
+                let won = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let flag = Arc::clone(&won);
+                let (uuid, reason) = (
+                    m.uuid.clone(),
+                    fresh.state_transition_reason.clone().unwrap_or_default(),
+                );
+                let patch = Box::new(move |r: &mut Request| {
+                    let still_watched = r.watched_mappings().iter().any(|w| w.uuid == uuid);
+                    let remaining = r.watched_mappings().len();
+                    if let Some(w) = r.watch.as_mut().filter(|_| still_watched) {
+                        if re_enabled {
+                            w.released.push(uuid.clone());
+                            if remaining <= 1 {
+                                w.ended = Some("re-enabled outside lambda-pause".into());
+                            }
+                            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                        } else if w.reported_reasons.get(&uuid) != Some(&reason) {
+                            w.reported_reasons.insert(uuid.clone(), reason);
+                            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    }
+                });
+                let Ok(Some(updated)) = self
+                    .store
+                    .update(&pause.id, RequestState::Settled, patch)
+                    .await
+                else {
+                    continue;
+                };
+                if !won.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue;
+                }
+                let message = if re_enabled {
+                    messages::drift_re_enabled(&updated, fresh)
+                } else {
+                    messages::drift_aws_changed(&updated, fresh)
+                };
+                self.audit(AuditKind::Drift, &updated, None, |e| {
+                    e.mapping = Some(fresh.uuid.clone());
+                    e.source = Some(fresh.short_name());
+                    e.before = Some(m.state.clone());
+                    e.after = Some(fresh.state.clone());
+                    e.detail = Some(if re_enabled {
+                        "re-enabled outside lambda-pause".into()
+                    } else {
+                        format!(
+                            "StateTransitionReason: {}",
+                            fresh.state_transition_reason.as_deref().unwrap_or("none")
+                        )
+                    });
+                })
+                .await;
+                if let Err(err) = self
+                    .slack
+                    .post_message(&updated.channel, &message, updated.follow_up_ts.as_deref())
+                    .await
+                {
+                    tracing::warn!(request = %updated.id, error = %err, "could not post a drift notice");
+                }
             }
         }
     }
@@ -970,44 +1446,84 @@ impl Engine {
         }
     }
 
-    /// Expires prompts and approval requests whose time has passed (also done lazily on click).
-    pub async fn sweep(&self) {
+    /// Wakes a scheduled resume when it is due (the sweeper is the fallback after restarts or clock changes).
+    fn arm_timer(self: &Arc<Self>, request: Request) {
+        let Some(at) = request.not_before else { return };
+        let wait = Duration::from_secs(at.saturating_sub(self.now()));
+        let engine = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            if let Ok(Some(current)) = engine.store.get(&request.id).await
+                && current.state == RequestState::Confirmed
+                && current.not_before.is_some_and(|t| t <= engine.now())
+            {
+                engine.advance(current).await;
+            }
+        });
+    }
+
+    /// The periodic pass: expires prompts and approval requests, starts due scheduled resumes,
+    /// posts due reminders, and (every `drift_interval`) checks paused mappings for drift.
+    pub async fn sweep(self: &Arc<Self>) {
         let now = self.now();
-        let Ok(unfinished) = self.store.unfinished().await else {
+        if let Ok(unfinished) = self.store.unfinished().await {
+            for request in unfinished {
+                match request.state {
+                    RequestState::AwaitingApproval
+                        if request
+                            .approval
+                            .as_ref()
+                            .is_some_and(|a| now > a.expires_at) =>
+                    {
+                        self.expire_approval(&request).await
+                    }
+                    RequestState::Requested
+                        if !request.mappings.is_empty() && now > request.expires_at =>
+                    {
+                        let patch = Box::new(move |r: &mut Request| r.finished_at = Some(now));
+                        if let Ok(Some(expired)) = self
+                            .store
+                            .transition(
+                                &request.id,
+                                RequestState::Requested,
+                                RequestState::Expired,
+                                patch,
+                            )
+                            .await
+                        {
+                            self.audit(AuditKind::Expired, &expired, None, |e| {
+                                e.detail = Some("not confirmed in time".into())
+                            })
+                            .await;
+                        }
+                    }
+                    RequestState::Confirmed if request.not_before.is_some_and(|t| t <= now) => {
+                        let engine = Arc::clone(self);
+                        tokio::spawn(async move { engine.advance(request).await });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let Ok(watched) = self.store.watched().await else {
             return;
         };
-        for request in unfinished {
-            match request.state {
-                RequestState::AwaitingApproval
-                    if request
-                        .approval
-                        .as_ref()
-                        .is_some_and(|a| now > a.expires_at) =>
-                {
-                    self.expire_approval(&request).await
-                }
-                RequestState::Requested
-                    if !request.mappings.is_empty() && now > request.expires_at =>
-                {
-                    let patch = Box::new(move |r: &mut Request| r.finished_at = Some(now));
-                    if let Ok(Some(expired)) = self
-                        .store
-                        .transition(
-                            &request.id,
-                            RequestState::Requested,
-                            RequestState::Expired,
-                            patch,
-                        )
-                        .await
-                    {
-                        self.audit(AuditKind::Expired, &expired, None, |e| {
-                            e.detail = Some("not confirmed in time".into())
-                        })
-                        .await;
-                    }
-                }
-                _ => {}
+        for pause in &watched {
+            self.remind(pause, now).await;
+        }
+        let drift_due = {
+            let mut last = self
+                .last_drift_check
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let due = last.is_none_or(|t| t.elapsed() >= self.settings.drift_interval);
+            if due {
+                *last = Some(Instant::now());
             }
+            due
+        };
+        if drift_due && !watched.is_empty() {
+            self.check_drift(&watched).await;
         }
     }
 
@@ -1090,26 +1606,20 @@ impl Engine {
             })
             .cloned()
             .collect();
-        // Newest first: the first settled request seen for a mapping decides whether it is paused.
-        let mut seen = HashSet::new();
-        let mut paused: Vec<(Request, Mapping)> = Vec::new();
-        for r in recent.iter().filter(|r| {
-            matches!(
-                r.state,
-                RequestState::Settled | RequestState::TimedOut | RequestState::Failed
-            )
-        }) {
-            for result in &r.results {
-                if !seen.insert(result.mapping.uuid.clone()) {
-                    continue;
-                }
-                if !r.target_enabled()
-                    && matches!(result.outcome, Outcome::Settled | Outcome::TimedOut)
-                {
-                    paused.push((r.clone(), result.mapping.clone()));
-                }
-            }
-        }
+        let watched = self.store.watched().await.unwrap_or_default();
+        let now = self.now();
+        let paused: Vec<messages::PausedEntry<'_>> = watched
+            .iter()
+            .flat_map(|r| {
+                r.watched_mappings()
+                    .into_iter()
+                    .map(move |m| messages::PausedEntry {
+                        request: r,
+                        mapping: m,
+                        now,
+                    })
+            })
+            .collect();
         messages::status_overview(&in_flight, &paused)
     }
 

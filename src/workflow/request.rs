@@ -107,7 +107,7 @@ impl RequestState {
         matches!(
             (self, to),
             (Requested, Confirmed | Cancelled | Expired | Failed)
-                | (Confirmed, Applying | AwaitingApproval | Failed)
+                | (Confirmed, Applying | AwaitingApproval | Failed | Cancelled)
                 | (AwaitingApproval, Approved | Denied | Expired | Failed)
                 | (Approved, Applying)
                 | (Applying, Settled | TimedOut | Failed)
@@ -159,6 +159,74 @@ pub struct Request {
     /// Mappings whose update was sent: never updated again, even after a restart.
     #[serde(default)]
     pub updated: Vec<crate::ids::MappingUuid>,
+    /// A timed pause: resume by itself after this many seconds.
+    #[serde(default)]
+    pub duration: Option<u64>,
+    /// `--force`: a timed pause longer than the horizon was accepted anyway.
+    #[serde(default)]
+    pub force: bool,
+    /// How long each mapping's unprocessed records survive a pause, as looked up at the prompt.
+    #[serde(default)]
+    pub horizons:
+        std::collections::BTreeMap<crate::ids::MappingUuid, crate::lambda::horizon::Horizon>,
+    /// A scheduled resume: do not apply before this unix time.
+    #[serde(default)]
+    pub not_before: Option<u64>,
+    /// The timed pause that scheduled this resume.
+    #[serde(default)]
+    pub scheduled_by: Option<RequestId>,
+    /// The follow-up's `ts` (reminders and notices go into its thread).
+    #[serde(default)]
+    pub follow_up_ts: Option<String>,
+    /// While the mappings this pause paused stay paused: reminders and drift checks.
+    #[serde(default)]
+    pub watch: Option<Watch>,
+}
+
+/// What the bot keeps watching after a pause settled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watch {
+    /// Unix seconds when the pause settled.
+    pub paused_at: u64,
+    /// The shortest known horizon of the paused mappings.
+    pub limit_secs: Option<u64>,
+    /// Reminder thresholds (percent of the horizon) already posted.
+    pub reminders_sent: Vec<u8>,
+    /// The loud warning once the horizon has passed.
+    pub past_warned: bool,
+    /// The scheduled resume, if this was a timed pause.
+    pub resume_at: Option<u64>,
+    /// Why watching stopped (resumed, re-enabled outside the bot); None while active.
+    pub ended: Option<String>,
+    /// The last `StateTransitionReason` reported as drift, per mapping (so each is reported once).
+    #[serde(default)]
+    pub reported_reasons: std::collections::BTreeMap<crate::ids::MappingUuid, String>,
+    /// Paused mappings no longer watched (resumed by the bot, or re-enabled outside it).
+    #[serde(default)]
+    pub released: Vec<crate::ids::MappingUuid>,
+}
+
+impl Request {
+    /// The mappings this (pause) request left paused and still watches.
+    pub fn watched_mappings(&self) -> Vec<&Mapping> {
+        let released = self
+            .watch
+            .as_ref()
+            .map(|w| w.released.as_slice())
+            .unwrap_or_default();
+        self.results
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.outcome,
+                    crate::lambda::apply::Outcome::Settled
+                        | crate::lambda::apply::Outcome::TimedOut
+                )
+            })
+            .map(|r| &r.mapping)
+            .filter(|m| !released.contains(&m.uuid))
+            .collect()
+    }
 }
 
 /// The approval request posted in the channel, and its outcome.
@@ -210,6 +278,13 @@ impl Request {
             approval: None,
             applying_since: None,
             updated: Vec::new(),
+            duration: op.duration.map(|d| d.as_secs()),
+            force: op.force,
+            horizons: Default::default(),
+            not_before: None,
+            scheduled_by: None,
+            follow_up_ts: None,
+            watch: None,
         }
     }
 
@@ -377,6 +452,7 @@ mod tests {
             state: "Enabled".into(),
             state_transition_reason: None,
             topics: vec![],
+            maximum_record_age: None,
         });
         r
     }
@@ -470,6 +546,7 @@ mod tests {
                 (Confirmed, AwaitingApproval),
                 (Confirmed, Applying),
                 (Confirmed, Failed),
+                (Confirmed, Cancelled),
                 (AwaitingApproval, Approved),
                 (AwaitingApproval, Denied),
                 (AwaitingApproval, Failed),

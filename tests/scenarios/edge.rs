@@ -293,19 +293,3 @@ async fn help_explains_the_commands() {
     }
     w.finish().await;
 }
-
-#[tokio::test]
-async fn timed_pauses_are_refused_until_scheduling_exists() {
-    let mut w = World::start().await;
-    let uuid = w
-        .sim
-        .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), true);
-    let ack = w.ack(ALICE, "pause orders-fn orders for 2h").await;
-    assert!(
-        ack.contains("not available yet") && ack.contains("Nothing was changed"),
-        "{ack}"
-    );
-    assert!(w.sim.calls().is_empty());
-    assert_eq!(w.state(&uuid), "Enabled");
-    w.finish().await;
-}

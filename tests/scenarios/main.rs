@@ -3,6 +3,7 @@
 mod approvals;
 mod edge;
 mod faults;
+mod horizons;
 mod moto;
 mod process;
 mod restarts;

@@ -236,7 +236,7 @@ async fn sources_can_be_named_by_arn_uuid_or_topic() {
         w.sim
             .calls()
             .iter()
-            .all(|c| c.operation == "ListEventSourceMappings"),
+            .all(|c| c.operation != "UpdateEventSourceMapping"),
         "cancelled: nothing updated"
     );
     w.finish().await;
@@ -572,6 +572,7 @@ async fn status_without_a_function_shows_what_the_bot_paused() {
     w.click(ALICE, "confirm", &id).await;
     w.next("response_url").await;
     w.next("chat.postMessage").await;
+    w.idle().await;
 
     w.ack(BOB, "status").await;
     let text = w.next("response_url").await.text().to_owned();

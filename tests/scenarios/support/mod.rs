@@ -18,7 +18,7 @@ use lambda_pause::sim::{SimConfig, Simulator};
 use lambda_pause::slack::client::Slack;
 use lambda_pause::slack::verify::Verifier;
 use lambda_pause::store::SqliteStore;
-use lambda_pause::workflow::{Engine, Settings};
+use lambda_pause::workflow::{Engine, RequestState, Settings};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -45,6 +45,8 @@ pub fn fast_settings() -> Settings {
             poll: quick,
             timeout: Duration::from_secs(10),
         },
+        // Every sweep a test asks for also checks for drift.
+        drift_interval: Duration::ZERO,
         ..Settings::default()
     }
 }
@@ -208,8 +210,36 @@ impl World {
         self.boot().await;
     }
 
-    /// Runs the engine's expiry sweep inside the bot process.
+    /// Waits until no request is mid-flight (applying, approved, or confirmed and not scheduled
+    /// for later): a barrier for steps that act on a finished request.
+    pub async fn idle(&self) {
+        let engine = Arc::clone(self.engine.as_ref().expect("running"));
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let busy = engine
+                .store()
+                .unfinished()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .any(|r| {
+                    matches!(r.state, RequestState::Applying | RequestState::Approved)
+                        || (r.state == RequestState::Confirmed && r.not_before.is_none())
+                });
+            if !busy {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "a request never finished"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Runs the engine's periodic sweep inside the bot process (after in-flight work has finished).
     pub async fn sweep(&self) {
+        self.idle().await;
         let engine = Arc::clone(self.engine.as_ref().expect("running"));
         let handle = self.process.as_ref().expect("running").handle().clone();
         handle
