@@ -93,6 +93,29 @@ struct ServeArgs {
     /// Where requests, approvals and the audit trail are kept.
     #[arg(long, env = "LAMBDA_PAUSE_DB", default_value = DEFAULT_DB)]
     db: String,
+    /// While a mapping stays paused, remind at these percentages of its horizon.
+    #[arg(long, env = "LAMBDA_PAUSE_REMINDERS", default_value = "50,80,95", value_parser = percents)]
+    reminders: Percents,
+    /// How often paused mappings are compared with AWS for changes made outside the bot.
+    #[arg(long, env = "LAMBDA_PAUSE_DRIFT_INTERVAL", default_value = "5m", value_parser = duration)]
+    drift_interval: Duration,
+}
+
+/// Reminder thresholds, e.g. `50,80,95`.
+#[derive(Clone, Debug)]
+struct Percents(Vec<u8>);
+
+fn percents(s: &str) -> Result<Percents, String> {
+    let mut list = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.trim_end_matches('%').parse::<u8>() {
+            Ok(p) if (1..=99).contains(&p) => list.push(p),
+            _ => return Err(format!("`{part}` is not a percentage between 1 and 99")),
+        }
+    }
+    list.sort_unstable();
+    list.dedup();
+    Ok(Percents(list))
 }
 
 #[derive(Args)]
@@ -203,6 +226,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..SettlePolicy::default()
         },
         policy: Arc::new(policy),
+        reminder_percents: args.reminders.0.clone(),
+        drift_interval: args.drift_interval,
         ..Settings::default()
     };
     let clock = Arc::new(SystemClock);

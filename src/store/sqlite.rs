@@ -537,9 +537,8 @@ mod tests {
 
     use super::SqliteStore;
     use crate::audit::{AuditEvent, AuditKind, AuditQuery};
-    use crate::command::{Action, FunctionRef, Operation};
+    use crate::command::Action;
     use crate::ids::{ChannelId, RequestId, UserId};
-    use crate::secrets::ResponseUrl;
     use crate::store::{Store, StoreError, suite};
     use crate::workflow::request::{Request, RequestState};
 
@@ -568,24 +567,7 @@ mod tests {
     }
 
     fn request(created_at: u64) -> Request {
-        let op = Operation {
-            action: Action::Pause,
-            function: FunctionRef::parse("orders-fn").expect("valid"),
-            source: None,
-            region: None,
-            duration: None,
-            force: false,
-            reason: Some("sqlite".into()),
-        };
-        Request::new(
-            &op,
-            UserId::new("U1"),
-            None,
-            ChannelId::new("C1"),
-            ResponseUrl::new("https://hooks.slack.com/x"),
-            created_at,
-            900,
-        )
+        suite::request(created_at)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,8 @@ use crate::ids::{ChannelId, UserId};
 use crate::secrets::ResponseUrl;
 use crate::workflow::request::{Request, RequestState};
 
-fn request(created_at: u64) -> Request {
+/// A fresh pause request for tests.
+pub(crate) fn request(created_at: u64) -> Request {
     let op = Operation {
         action: crate::command::Action::Pause,
         function: FunctionRef::parse("orders-fn").expect("valid"),

@@ -751,28 +751,17 @@ impl Engine {
             }
             Err(err) => {
                 tracing::warn!(request = %request.id, error = %err, "could not post the approval request");
-                let now = self.now();
                 let why = format!("could not post the approval request: {err}");
-                let detail = why.clone();
-                let patch = Box::new(move |r: &mut Request| {
-                    r.failure = Some(why);
-                    r.finished_at = Some(now);
-                });
-                if let Ok(Some(failed)) = self
-                    .store
-                    .transition(
-                        &request.id,
-                        RequestState::AwaitingApproval,
-                        RequestState::Failed,
-                        patch,
-                    )
-                    .await
-                {
-                    self.audit(AuditKind::Failed, &failed, None, |e| {
-                        e.detail = Some(detail)
-                    })
-                    .await;
-                }
+                self.close(
+                    &request,
+                    RequestState::AwaitingApproval,
+                    RequestState::Failed,
+                    AuditKind::Failed,
+                    None,
+                    &why,
+                    true,
+                )
+                .await;
                 if let Err(err) = self
                     .slack
                     .respond(
@@ -790,24 +779,55 @@ impl Engine {
 
     /// Moves an unanswered approval request to `Expired` and removes its buttons.
     async fn expire_approval(&self, request: &Request) {
-        let now = self.now();
-        let patch = Box::new(move |r: &mut Request| r.finished_at = Some(now));
-        if let Ok(Some(expired)) = self
-            .store
-            .transition(
-                &request.id,
+        if let Some(expired) = self
+            .close(
+                request,
                 RequestState::AwaitingApproval,
                 RequestState::Expired,
-                patch,
+                AuditKind::Expired,
+                None,
+                "no approval in time",
+                false,
             )
             .await
         {
-            self.audit(AuditKind::Expired, &expired, None, |e| {
-                e.detail = Some("no approval in time".into())
-            })
-            .await;
             self.update_approval_message(&expired, &messages::approval_expired(&expired))
                 .await;
+        }
+    }
+
+    /// Moves a request to a final state (recording when, and `why` as its failure if asked) and
+    /// audits it once; None if another step got there first.
+    #[allow(clippy::too_many_arguments)]
+    async fn close(
+        &self,
+        request: &Request,
+        from: RequestState,
+        to: RequestState,
+        kind: AuditKind,
+        user: Option<&UserId>,
+        why: &str,
+        as_failure: bool,
+    ) -> Option<Request> {
+        let now = self.now();
+        let failure = as_failure.then(|| why.to_owned());
+        let patch = Box::new(move |r: &mut Request| {
+            r.finished_at = Some(now);
+            if failure.is_some() {
+                r.failure = failure;
+            }
+        });
+        match self.store.transition(&request.id, from, to, patch).await {
+            Ok(Some(closed)) => {
+                self.audit(kind, &closed, user, |e| e.detail = Some(why.to_owned()))
+                    .await;
+                Some(closed)
+            }
+            Ok(None) => None,
+            Err(err) => {
+                tracing::error!(request = %request.id, error = %err, "could not record the outcome");
+                None
+            }
         }
     }
 
@@ -1157,31 +1177,17 @@ impl Engine {
                 && r.not_before.is_some()
                 && r.mappings.iter().any(|m| uuids.contains(&m.uuid))
         }) {
-            let now = self.now();
             let why = format!("cancelled by the manual resume {}", manual.id);
-            let detail = why.clone();
-            let patch = Box::new(move |r: &mut Request| {
-                r.finished_at = Some(now);
-                r.failure = Some(why);
-            });
-            if let Ok(Some(cancelled)) = self
-                .store
-                .transition(
-                    &scheduled.id,
-                    RequestState::Confirmed,
-                    RequestState::Cancelled,
-                    patch,
-                )
-                .await
-            {
-                self.audit(
-                    AuditKind::Cancelled,
-                    &cancelled,
-                    Some(&manual.requester),
-                    |e| e.detail = Some(detail),
-                )
-                .await;
-            }
+            self.close(
+                &scheduled,
+                RequestState::Confirmed,
+                RequestState::Cancelled,
+                AuditKind::Cancelled,
+                Some(&manual.requester),
+                &why,
+                true,
+            )
+            .await;
         }
     }
 
@@ -1480,22 +1486,16 @@ impl Engine {
                     RequestState::Requested
                         if !request.mappings.is_empty() && now > request.expires_at =>
                     {
-                        let patch = Box::new(move |r: &mut Request| r.finished_at = Some(now));
-                        if let Ok(Some(expired)) = self
-                            .store
-                            .transition(
-                                &request.id,
-                                RequestState::Requested,
-                                RequestState::Expired,
-                                patch,
-                            )
-                            .await
-                        {
-                            self.audit(AuditKind::Expired, &expired, None, |e| {
-                                e.detail = Some("not confirmed in time".into())
-                            })
-                            .await;
-                        }
+                        self.close(
+                            &request,
+                            RequestState::Requested,
+                            RequestState::Expired,
+                            AuditKind::Expired,
+                            None,
+                            "not confirmed in time",
+                            false,
+                        )
+                        .await;
                     }
                     RequestState::Confirmed if request.not_before.is_some_and(|t| t <= now) => {
                         let engine = Arc::clone(self);

@@ -515,3 +515,53 @@ async fn every_audited_event_is_also_posted_to_the_audit_channel() {
     assert_eq!(audit_lines.len(), 4, "{all}");
     w.finish().await;
 }
+
+#[tokio::test]
+async fn an_approval_request_that_cannot_be_posted_fails_clearly() {
+    let mut w = world().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": false, "error": "not_in_channel"})),
+        )
+        .with_priority(1)
+        .mount(&w.slack)
+        .await;
+    let uuid = w
+        .sim
+        .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), false);
+    let (_, id) = w.prompt(ALICE, "resume orders-fn").await;
+    w.click(ALICE, "confirm", &id).await;
+    w.next("response_url").await;
+    assert!(
+        w.next("chat.postMessage")
+            .await
+            .text()
+            .contains("Approval needed"),
+        "the attempt"
+    );
+    let told = w.next("response_url").await;
+    assert!(told.text().contains("I couldn't post the approval request in this channel (Slack API error `not_in_channel`)"), "{}", told.text());
+    assert!(
+        told.text().contains("`/invite @lambda-pause`"),
+        "{}",
+        told.text()
+    );
+    w.idle().await;
+    let history = w.ack(BOB, "history orders-fn").await;
+    assert!(
+        history.contains("resume failed for `orders-fn`")
+            && history.contains("could not post the approval request"),
+        "{history}"
+    );
+    w.click(BOB, "approve", &id).await;
+    assert!(
+        w.next("chat.postEphemeral")
+            .await
+            .text()
+            .contains("already failed")
+    );
+    assert_eq!(w.sim.update_count(&uuid), 0);
+    w.finish().await;
+}

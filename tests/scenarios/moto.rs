@@ -7,11 +7,16 @@
 //! How moto 5 differs from AWS, and what these tests therefore do not cover: moto applies
 //! `UpdateEventSourceMapping` at once (the answer already says `Disabled`/`Enabled`, never
 //! `Disabling`/`Enabling`), so nothing is polled; it answers an update of an unknown UUID with
-//! HTTP 200 `{}`; its `StateTransitionReason` is always `User initiated` (a spelling
-//! lambda-pause does not take for user-initiated, so its messages add "AWS says: _User
-//! initiated_"; nothing here asserts on that note); and
+//! HTTP 200 `{}`; its `StateTransitionReason` is always `User initiated` (which lambda-pause
+//! reads as user-initiated, like AWS's `USER_INITIATED`); and
 //! `ListEventSourceMappings` matches `FunctionName` only as the name the mapping was created with
 //! (a function ARN lists nothing).
+//!
+//! For horizons, moto 5 keeps what the prompt reads: a stream's `RetentionPeriodHours` (after
+//! `IncreaseStreamRetentionPeriod`) on `DescribeStreamSummary` by `StreamARN`, a queue's
+//! `MessageRetentionPeriod` on `GetQueueAttributes` (it takes the queue name from the last
+//! segment of the URL lambda-pause builds from the ARN), a mapping's
+//! `MaximumRecordAgeInSeconds`, and mappings from a DynamoDB table's stream.
 
 use std::collections::HashSet;
 use std::process::Command;
@@ -78,6 +83,33 @@ struct Account {
     sqs_arn: String,
 }
 
+/// One event source mapping `setup.py horizons` created, and its source's short name.
+#[derive(Debug)]
+struct Source {
+    uuid: String,
+    name: String,
+}
+
+/// What `setup.py horizons` created: one function, one mapping per kind of horizon.
+#[derive(Debug)]
+struct Horizons {
+    function: String,
+    /// Stream `orders-<suffix>`, 48 h retention.
+    kinesis: Source,
+    /// Queue `orders-retry-<suffix>`, `MessageRetentionPeriod` 86400.
+    sqs: Source,
+    /// Table `Orders-<suffix>`'s stream (DynamoDB Streams: 24 h).
+    dynamodb: Source,
+    /// Stream `clicks-<suffix>` (24 h), read with `MaximumRecordAgeInSeconds` 3600.
+    capped: Source,
+}
+
+impl Horizons {
+    fn sources(&self) -> [&Source; 4] {
+        [&self.kinesis, &self.sqs, &self.dynamodb, &self.capped]
+    }
+}
+
 impl Moto {
     /// Runs `setup.py` with moto's Python and returns its stdout (one line).
     async fn setup_py(&self, args: Vec<String>) -> String {
@@ -106,19 +138,28 @@ impl Moto {
             .to_owned()
     }
 
-    /// A new function `orders-fn-<suffix>` reading stream `orders` and queue `orders-retry`.
-    async fn account(&self, tag: &str) -> Account {
+    /// Runs `setup.py` with a fresh suffix (`<tag>-<8 hex>`) after `mode`, and parses the
+    /// JSON line it prints. Returns the suffix and a reader of the JSON's string fields.
+    async fn create(&self, mode: &[&str], tag: &str) -> (String, impl Fn(&str) -> String) {
         // Unique per test and per run: moto keeps its state while the server lives.
         let suffix = format!("{tag}-{}", &RequestId::generate().as_str()[..8]);
-        let line = self.setup_py(vec![suffix.clone()]).await;
+        let mut args: Vec<String> = mode.iter().map(|s| (*s).to_owned()).collect();
+        args.push(suffix.clone());
+        let line = self.setup_py(args).await;
         let json: Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("setup.py printed no JSON ({e}): {line}"));
-        let field = |name: &str| {
+        let field = move |name: &str| {
             json[name]
                 .as_str()
                 .unwrap_or_else(|| panic!("setup.py's JSON has no {name}: {line}"))
                 .to_owned()
         };
+        (suffix, field)
+    }
+
+    /// A new function `orders-fn-<suffix>` reading stream `orders` and queue `orders-retry`.
+    async fn account(&self, tag: &str) -> Account {
+        let (suffix, field) = self.create(&[], tag).await;
         let account = Account {
             function: field("function"),
             function_arn: field("function_arn"),
@@ -128,6 +169,33 @@ impl Moto {
             sqs_arn: field("sqs_arn"),
         };
         assert_eq!(account.function, format!("orders-fn-{suffix}"));
+        account
+    }
+
+    /// A new function `orders-fn-<suffix>` with one mapping per kind of known horizon
+    /// (`setup.py horizons`): new sources named after the suffix.
+    async fn horizons(&self, tag: &str) -> Horizons {
+        let (suffix, field) = self.create(&["horizons"], tag).await;
+        let source = |kind: &str| Source {
+            uuid: field(&format!("{kind}_uuid")),
+            name: field(&format!("{kind}_name")),
+        };
+        let account = Horizons {
+            function: field("function"),
+            kinesis: source("kinesis"),
+            sqs: source("sqs"),
+            dynamodb: source("dynamodb"),
+            capped: source("capped"),
+        };
+        assert_eq!(account.function, format!("orders-fn-{suffix}"));
+        for (source, name) in [
+            (&account.kinesis, format!("orders-{suffix}")),
+            (&account.sqs, format!("orders-retry-{suffix}")),
+            (&account.dynamodb, format!("Orders-{suffix}")),
+            (&account.capped, format!("clicks-{suffix}")),
+        ] {
+            assert_eq!(source.name, name, "{account:?}");
+        }
         account
     }
 
@@ -462,4 +530,101 @@ async fn moto_lambda_client_lists_updates_and_rejects_unknown_mappings() {
         .await
         .expect("ListEventSourceMappings of an unknown function");
     assert!(none.is_empty(), "{none:#?}");
+}
+
+/// The data-loss guard against moto: before a pause, the prompt states each source's horizon
+/// as read from moto (Kinesis `DescribeStreamSummary`, SQS `GetQueueAttributes` on the URL
+/// built from the ARN, DynamoDB Streams' fixed 24 h, and the mapping's
+/// `MaximumRecordAgeInSeconds`); Cancel then changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_the_pause_prompt_states_each_sources_horizon_then_cancel_changes_nothing() {
+    let Some(moto) =
+        moto("moto_the_pause_prompt_states_each_sources_horizon_then_cancel_changes_nothing")
+    else {
+        return;
+    };
+    let account = moto.horizons("horizons").await;
+    for source in account.sources() {
+        assert_eq!(moto.state(&source.uuid).await, "Enabled", "{source:?}");
+    }
+    let mut world = World::start(&moto).await;
+    let function = &account.function;
+
+    // No source named: all of the function's mappings.
+    let ack = world.command(&format!("pause {function}")).await;
+    assert!(
+        ack.contains("Looking up") && ack.contains(function.as_str()),
+        "ack: {ack}"
+    );
+
+    let prompt = world.next("response_url").await;
+    let text = prompt.text();
+    assert_eq!(prompt.body["response_type"], "ephemeral", "{}", prompt.body);
+    for source in account.sources() {
+        assert!(
+            text.contains(&source.uuid),
+            "the prompt does not list {source:?}: {text}"
+        );
+    }
+    assert_eq!(
+        text.matches("*Enabled* → *Disabled*").count(),
+        4,
+        "all four mappings go Enabled → Disabled: {text}"
+    );
+    for line in [
+        format!(
+            "`{}`: records older than 48 hours are deleted by Kinesis: resume before ",
+            account.kinesis.name
+        ),
+        format!(
+            "`{}`: SQS deletes messages older than 24 hours: resume before ",
+            account.sqs.name
+        ),
+        format!(
+            "`{}`: DynamoDB Streams delete records after 24 hours: resume before ",
+            account.dynamodb.name
+        ),
+        format!(
+            "`{}`: the mapping's MaximumRecordAgeInSeconds drops records older than 1 hour \
+             when it resumes: resume before ",
+            account.capped.name
+        ),
+    ] {
+        assert!(text.contains(&line), "the prompt lacks `{line}`:\n{text}");
+    }
+    assert!(
+        !text.contains(":grey_question:"),
+        "a horizon moto knows was reported unknown: {text}"
+    );
+    let id = prompt
+        .button_value("cancel")
+        .unwrap_or_else(|| panic!("the prompt has no Cancel button: {}", prompt.body));
+    assert_eq!(
+        prompt.button_value("confirm").as_deref(),
+        Some(id.as_str()),
+        "Confirm belongs to another request: {}",
+        prompt.body
+    );
+
+    world.click("cancel", &id).await;
+
+    // The prompt is replaced, and that is all.
+    let replaced = world.next("response_url").await;
+    assert_eq!(replaced.body["replace_original"], true, "{}", replaced.body);
+    assert!(
+        replaced.text().contains(&format!(
+            "Cancelled by <@{USER}>: pause of `{function}` was not changed."
+        )),
+        "unexpected replacement of the prompt: {}",
+        replaced.text()
+    );
+    world.quiet().await;
+
+    for source in account.sources() {
+        assert_eq!(
+            moto.state(&source.uuid).await,
+            "Enabled",
+            "moto's view of {source:?} after the cancel"
+        );
+    }
 }
