@@ -928,6 +928,8 @@ impl Engine {
                 .await;
             }
         }
+        // When it settled: reminders and a timed resume count from here (read before anything slow).
+        let now = self.now();
         let follow_up_ts = self.deliver_follow_up(&request, &results, took).await;
         if let Some(approver) = request.approval.as_ref().and_then(|a| a.decided_by.clone()) {
             self.update_approval_message(
@@ -936,7 +938,6 @@ impl Engine {
             )
             .await;
         }
-        let now = self.now();
         let watch = (request.action == command::Action::Pause
             && final_state == RequestState::Settled)
             .then(|| {

@@ -205,6 +205,7 @@ async fn a_timed_resume_fires_after_a_restart() {
             .contains("is resumed — as scheduled")
     );
     assert_eq!(w.state(&uuid), "Enabled");
+    w.idle().await;
     w.restart().await;
     w.sweep().await;
     assert_eq!(w.sim.update_count(&uuid), 2);

@@ -47,6 +47,7 @@ async fn a_restart_between_confirm_and_approve_keeps_the_approval_request() {
     let approval = w.next("chat.postMessage").await;
     assert!(approval.text().contains("Approval needed"));
 
+    w.idle().await;
     w.restart().await;
     assert_eq!(w.state(&uuid), "Disabled");
     w.click(CAROL, "approve", &id).await;
@@ -117,7 +118,7 @@ async fn a_restart_during_the_settle_wait_resumes_it_without_updating_again() {
         "the restart did not update again"
     );
     assert_eq!(w.state(&uuid), "Disabled");
-        // And the finished request stays finished across another restart. (A kill between the
+    // And the finished request stays finished across another restart. (A kill between the
     // follow-up's post and the final transition would post it again: at-least-once delivery.)
     w.idle().await;
     w.restart().await;

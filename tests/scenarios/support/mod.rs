@@ -210,8 +210,8 @@ impl World {
         self.boot().await;
     }
 
-    /// Waits until no request is mid-flight (applying, approved, or confirmed and not scheduled
-    /// for later): a barrier for steps that act on a finished request.
+    /// Waits until no request is mid-flight (applying, approved, confirmed and not scheduled, or its
+    /// approval request posted but not yet recorded): a barrier for steps that act on a settled state.
     pub async fn idle(&self) {
         let engine = Arc::clone(self.engine.as_ref().expect("running"));
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -225,6 +225,8 @@ impl World {
                 .any(|r| {
                     matches!(r.state, RequestState::Applying | RequestState::Approved)
                         || (r.state == RequestState::Confirmed && r.not_before.is_none())
+                        || (r.state == RequestState::AwaitingApproval
+                            && r.approval.as_ref().is_none_or(|a| a.message_ts.is_none()))
                 });
             if !busy {
                 return;
