@@ -2229,3 +2229,64 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Property tests: the grammar never panics, and what it accepts is well-formed.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn wordy() -> impl Strategy<Value = String> {
+        let words = prop::sample::select(vec![
+            "pause",
+            "resume",
+            "status",
+            "history",
+            "help",
+            "for",
+            "--region",
+            "--region=us-east-1",
+            "--force",
+            "--",
+            "—",
+            "orders-fn",
+            "orders-fn:live",
+            "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "orders",
+            "<@U1>",
+            "&amp;",
+            "&lt;",
+            "1h30m",
+            "us-east-1",
+            "\u{a0}",
+            "é",
+            "🚀",
+            "<https://x|x>",
+            "0\u{301}",
+        ]);
+        prop::collection::vec(prop_oneof![words.prop_map(str::to_owned), ".{0,12}"], 0..10)
+            .prop_map(|w| w.join(" "))
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_any_text(text in ".{0,200}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn never_panics_on_command_like_text(text in wordy()) {
+            if let Ok(Command::Pause(op) | Command::Resume(op)) = parse(&text) {
+                prop_assert!(FunctionRef::parse(op.function.as_str()).is_ok());
+                prop_assert!(op.reason.as_ref().is_none_or(|r| !r.trim().is_empty() && r.chars().count() <= 500));
+            }
+        }
+
+        #[test]
+        fn durations_round_trip(secs in 1u64..(365 * 86_400)) {
+            let d = std::time::Duration::from_secs(secs);
+            prop_assert_eq!(parse_duration(&format_duration(d)), Some(d));
+        }
+    }
+}

@@ -287,4 +287,56 @@ mod tests {
             );
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Arbitrary JSON values, a few levels deep.
+        fn json() -> impl Strategy<Value = serde_json::Value> {
+            let leaf = prop_oneof![
+                Just(serde_json::Value::Null),
+                any::<bool>().prop_map(serde_json::Value::from),
+                any::<i64>().prop_map(serde_json::Value::from),
+                ".{0,20}".prop_map(serde_json::Value::from),
+                Just(serde_json::Value::from("block_actions")),
+            ];
+            leaf.prop_recursive(3, 32, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                    prop::collection::btree_map(
+                        prop::sample::select(vec![
+                            "type",
+                            "user",
+                            "id",
+                            "team",
+                            "actions",
+                            "action_id",
+                            "value",
+                            "channel",
+                            "container",
+                            "response_url"
+                        ])
+                        .prop_map(str::to_owned),
+                        inner,
+                        0..5
+                    )
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn decoders_never_panic_on_bytes(body in proptest::collection::vec(any::<u8>(), 0..400)) {
+                let _ = decode_command(&body);
+                let _ = decode_interaction(&body);
+            }
+
+            #[test]
+            fn interactions_never_panic_on_any_json(value in json()) {
+                let _ = decode_interaction(&form(&value.to_string()));
+            }
+        }
+    }
 }

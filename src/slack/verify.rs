@@ -287,4 +287,29 @@ mod tests {
         );
         assert_eq!(v.verify_headers(&h, b""), Ok(()));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn a_correct_signature_verifies_and_any_flipped_byte_does_not(body in proptest::collection::vec(any::<u8>(), 0..512), flip in any::<prop::sample::Index>()) {
+                let v = verifier(&[SLACK_SECRET], 1531420618);
+                let sig = sign(&SigningSecret::new(SLACK_SECRET), SLACK_TIMESTAMP, &body);
+                prop_assert_eq!(v.verify(SLACK_TIMESTAMP, &sig, &body), Ok(()));
+                if !body.is_empty() {
+                    let mut tampered = body.clone();
+                    tampered[flip.index(body.len())] ^= 0x01;
+                    prop_assert_eq!(v.verify(SLACK_TIMESTAMP, &sig, &tampered), Err(VerifyError::Mismatch));
+                }
+            }
+
+            #[test]
+            fn junk_headers_never_panic_and_never_verify(ts in ".{0,30}", sig in ".{0,80}", body in proptest::collection::vec(any::<u8>(), 0..64)) {
+                let v = verifier(&[SLACK_SECRET], 1531420618);
+                prop_assert!(v.verify(&ts, &sig, &body).is_err());
+            }
+        }
+    }
 }

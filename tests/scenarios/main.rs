@@ -4,6 +4,7 @@ mod approvals;
 mod edge;
 mod faults;
 mod horizons;
+mod hostile;
 mod moto;
 mod process;
 mod restarts;

@@ -356,6 +356,15 @@ impl World {
         }
     }
 
+    /// Takes every message sent so far without asserting on each (for property tests, which check them in bulk).
+    pub async fn drain(&mut self) -> Vec<Sent> {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let all = self.received().await;
+        let rest = all[self.checked.min(all.len())..].to_vec();
+        self.checked = all.len();
+        rest
+    }
+
     /// Fails if the bot sent anything not yet taken with `next`, after letting in-flight work land.
     pub async fn finish(mut self) {
         tokio::time::sleep(Duration::from_millis(200)).await;
