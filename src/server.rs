@@ -16,7 +16,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::slack::messages::Message;
 use crate::slack::payload::{self, Interaction};
-use crate::slack::verify::{SignedBody, Verifier};
+use crate::slack::verify::{Signature, SignedBody, Verifier};
 use crate::workflow::Engine;
 
 /// Slash-command bodies are small form posts; Slack caps the text at a few KiB.
@@ -96,7 +96,23 @@ fn ack(message: &Message) -> Response {
     .into_response()
 }
 
-async fn commands(State(engine): State<Arc<Engine>>, SignedBody(body): SignedBody) -> Response {
+/// 401 for a signed request delivered before: it has no second effect.
+async fn replayed(engine: &Engine, signature: &Signature) -> Option<Response> {
+    if engine.first_delivery(signature).await {
+        None
+    } else {
+        tracing::warn!("rejected a replayed request");
+        Some((StatusCode::UNAUTHORIZED, "replayed request").into_response())
+    }
+}
+
+async fn commands(
+    State(engine): State<Arc<Engine>>,
+    SignedBody(body, signature): SignedBody,
+) -> Response {
+    if let Some(refused) = replayed(&engine, &signature).await {
+        return refused;
+    }
     match payload::decode_command(&body) {
         Ok(cmd) if !engine.team_allowed(cmd.team.as_ref()) => {
             tracing::warn!(team = ?cmd.team, "slash command from a workspace the policy does not allow");
@@ -110,7 +126,13 @@ async fn commands(State(engine): State<Arc<Engine>>, SignedBody(body): SignedBod
     }
 }
 
-async fn interactions(State(engine): State<Arc<Engine>>, SignedBody(body): SignedBody) -> Response {
+async fn interactions(
+    State(engine): State<Arc<Engine>>,
+    SignedBody(body, signature): SignedBody,
+) -> Response {
+    if let Some(refused) = replayed(&engine, &signature).await {
+        return refused;
+    }
     match payload::decode_interaction(&body) {
         Ok(Interaction::BlockActions(click)) if !engine.team_allowed(click.team.as_ref()) => {
             tracing::warn!(team = ?click.team, "click from a workspace the policy does not allow");

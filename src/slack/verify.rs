@@ -95,11 +95,18 @@ pub fn sign(secret: &SigningSecret, timestamp: &str, body: &[u8]) -> String {
     format!("v0={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// The raw body of a request whose Slack signature checked out.
+/// The raw body of a request whose Slack signature checked out, with that signature (for replay checks).
 ///
 /// Rejects with 413 when the body is over the route's limit, 401 when the signature is
 /// missing, wrong or stale, and 400 when the body can't be read; nothing else runs.
-pub struct SignedBody(pub Bytes);
+pub struct SignedBody(pub Bytes, pub Signature);
+
+/// A verified request's signature and timestamp: together they identify one delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    pub value: String,
+    pub timestamp: u64,
+}
 
 impl<S> FromRequest<S> for SignedBody
 where
@@ -119,7 +126,21 @@ where
         })?;
         let verifier = Arc::<Verifier>::from_ref(state);
         match verifier.verify_headers(&headers, &body) {
-            Ok(()) => Ok(SignedBody(body)),
+            Ok(()) => {
+                let header = |name| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned()
+                };
+                let signature = Signature {
+                    value: header(SIGNATURE_HEADER),
+                    timestamp: header(TIMESTAMP_HEADER).parse().unwrap_or(0),
+                };
+                Ok(SignedBody(body, signature))
+            }
             Err(err) => {
                 tracing::warn!(reason = %err, "rejected a request that is not signed by Slack");
                 Err((StatusCode::UNAUTHORIZED, "invalid request signature").into_response())

@@ -14,6 +14,7 @@ use crate::workflow::request::{Request, RequestState};
 struct Inner {
     requests: HashMap<RequestId, Request>,
     audit: Vec<AuditEvent>,
+    seen: HashMap<String, u64>,
 }
 
 #[derive(Default)]
@@ -126,6 +127,20 @@ impl Store for MemoryStore {
                 .then_with(|| a.id.cmp(&b.id))
         });
         Ok(list)
+    }
+
+    async fn first_delivery(
+        &self,
+        signature: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        inner.seen.retain(|_, until| *until >= now);
+        Ok(inner
+            .seen
+            .insert(signature.to_owned(), expires_at)
+            .is_none())
     }
 
     async fn append_audit(&self, event: &AuditEvent) -> Result<i64, StoreError> {

@@ -68,6 +68,15 @@ pub trait Store: Send + Sync + 'static {
     /// Settled pauses whose watch is still active (reminders, drift checks), oldest first.
     async fn watched(&self) -> Result<Vec<Request>, StoreError>;
 
+    /// Records a request signature as seen until `expires_at`; true the first time, false for a
+    /// replay (also across processes sharing the store). Forgets signatures that expired before `now`.
+    async fn first_delivery(
+        &self,
+        signature: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, StoreError>;
+
     /// Appends an event to the audit trail; returns its `seq`.
     async fn append_audit(&self, event: &AuditEvent) -> Result<i64, StoreError>;
 

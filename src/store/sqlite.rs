@@ -362,6 +362,29 @@ impl Store for SqliteStore {
         .collect()
     }
 
+    async fn first_delivery(
+        &self,
+        signature: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let _queue = self.writes.lock().await;
+        sqlx::query("DELETE FROM seen_signatures WHERE expires_at < ?")
+            .bind(now as i64)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| backend("write failed", e))?;
+        let done = sqlx::query(
+            "INSERT OR IGNORE INTO seen_signatures (signature, expires_at) VALUES (?, ?)",
+        )
+        .bind(signature)
+        .bind(expires_at as i64)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| backend("write failed", e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn append_audit(&self, event: &AuditEvent) -> Result<i64, StoreError> {
         let _queue = self.writes.lock().await;
         let done = sqlx::query(
@@ -568,6 +591,21 @@ mod tests {
 
     fn request(created_at: u64) -> Request {
         suite::request(created_at)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_stores_on_one_file_see_each_others_signatures() {
+        let db = TempDb::new();
+        let (a, b) = (
+            SqliteStore::open(&db.url()).await.unwrap(),
+            SqliteStore::open(&db.url()).await.unwrap(),
+        );
+        let mut firsts = 0;
+        for i in 0..8 {
+            let store = if i % 2 == 0 { &a } else { &b };
+            firsts += usize::from(store.first_delivery("v0=same", 2_000, 1_000).await.unwrap());
+        }
+        assert_eq!(firsts, 1, "one delivery, however many processes see it");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

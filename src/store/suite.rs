@@ -41,6 +41,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     run_audit_and_recovery(&*store).await;
     every_field_survives(&*store).await;
     watched_lists_active_watches_only(&*store).await;
+    replays_are_recognised(&*store).await;
     concurrent_transitions_have_one_winner(store).await;
 }
 
@@ -365,4 +366,15 @@ async fn watched_lists_active_watches_only(store: &dyn Store) {
             .iter()
             .all(|r| r.id != active.id)
     );
+}
+
+async fn replays_are_recognised(store: &dyn Store) {
+    assert!(store.first_delivery("v0=aaa", 1_300, 1_000).await.unwrap());
+    assert!(
+        !store.first_delivery("v0=aaa", 1_300, 1_001).await.unwrap(),
+        "the same signature again is a replay"
+    );
+    assert!(store.first_delivery("v0=bbb", 1_300, 1_001).await.unwrap());
+    // Once expired (the timestamp window has passed anyway), it is forgotten.
+    assert!(store.first_delivery("v0=aaa", 2_000, 1_400).await.unwrap());
 }

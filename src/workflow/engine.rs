@@ -109,6 +109,24 @@ impl Engine {
         self.policy().team_allowed(team)
     }
 
+    /// Whether this is the first delivery of a signed request (replays get `false`).
+    /// If the store fails, the request is let through: the signature already proved it is Slack's.
+    pub async fn first_delivery(&self, signature: &crate::slack::verify::Signature) -> bool {
+        let window = crate::slack::verify::MAX_CLOCK_SKEW.as_secs();
+        let expires_at = signature.timestamp.saturating_add(window + 60);
+        match self
+            .store
+            .first_delivery(&signature.value, expires_at, self.now())
+            .await
+        {
+            Ok(first) => first,
+            Err(err) => {
+                tracing::error!(error = %err, "replay check failed; accepting the request");
+                true
+            }
+        }
+    }
+
     /// The store (for the CLI's audit export and tests).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store

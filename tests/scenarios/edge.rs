@@ -293,3 +293,57 @@ async fn help_explains_the_commands() {
     }
     w.finish().await;
 }
+
+#[tokio::test]
+async fn a_replayed_signed_request_is_refused_and_has_no_second_effect() {
+    let mut w = World::start().await;
+    let uuid = w
+        .sim
+        .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), true);
+    let url = w.response_url();
+    let body = SlackSender::command_form(ALICE, CHANNEL, "pause orders-fn", &url);
+    let headers = signed(&body, now(), SECRET);
+    assert_eq!(
+        w.sender
+            .post_raw("/slack/commands", body.clone(), &headers)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(
+        w.sender
+            .post_raw("/slack/commands", body.clone(), &headers)
+            .await
+            .unwrap()
+            .status,
+        401,
+        "the same delivery again"
+    );
+    let prompt = w.next("response_url").await;
+    let id = prompt.button_value("confirm").unwrap();
+
+    let click_url = w.response_url();
+    let click = SlackSender::click_form(ALICE, CHANNEL, "confirm", &id, &click_url);
+    let headers = signed(&click, now(), SECRET);
+    assert_eq!(
+        w.sender
+            .post_raw("/slack/interactions", click.clone(), &headers)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(
+        w.sender
+            .post_raw("/slack/interactions", click, &headers)
+            .await
+            .unwrap()
+            .status,
+        401
+    );
+    w.next("response_url").await;
+    w.next("chat.postMessage").await;
+    assert_eq!(w.sim.update_count(&uuid), 1);
+    w.finish().await;
+}
