@@ -96,6 +96,14 @@ struct ServeArgs {
     /// While a mapping stays paused, remind at these percentages of its horizon.
     #[arg(long, env = "LAMBDA_PAUSE_REMINDERS", default_value = "50,80,95", value_parser = percents)]
     reminders: Percents,
+    /// Log format on stderr.
+    #[arg(
+        long,
+        env = "LAMBDA_PAUSE_LOG_FORMAT",
+        value_enum,
+        default_value = "json"
+    )]
+    log_format: LogFormat,
     /// How often paused mappings are compared with AWS for changes made outside the bot.
     #[arg(long, env = "LAMBDA_PAUSE_DRIFT_INTERVAL", default_value = "5m", value_parser = duration)]
     drift_interval: Duration,
@@ -151,12 +159,31 @@ fn duration(s: &str) -> Result<Duration, String> {
 }
 
 fn init_logging(default: &str) {
+    init_logging_as(default, LogFormat::Text);
+}
+
+/// Log lines on stderr: `text` for people, `json` (one object per line, with span fields such as
+/// `request_id`) for log pipelines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logging_as(default: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 #[tokio::main]
@@ -164,7 +191,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Serve(args) => {
-            init_logging("info,tower_http=info");
+            init_logging_as("info,tower_http=info", args.log_format);
             serve(args).await.map(|()| 0)
         }
         Cmd::Demo => {

@@ -11,8 +11,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use tokio::net::TcpListener;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use tracing::Instrument;
 
 use crate::slack::messages::Message;
 use crate::slack::payload::{self, Interaction};
@@ -45,6 +49,30 @@ impl FromRef<AppState> for Arc<Engine> {
     }
 }
 
+/// Gives every request an id (`x-request-id`, echoed in the response) that every log line of its handling carries.
+#[derive(Clone, Copy, Default)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).ok()?;
+        axum::http::HeaderValue::from_str(&hex::encode(bytes))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// The span of one HTTP request: method, path and request id only (never headers or bodies).
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
+}
+
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -61,7 +89,9 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(NewRequestId))
         .with_state(state)
 }
 
@@ -139,7 +169,7 @@ async fn interactions(
             (StatusCode::UNAUTHORIZED, "workspace not allowed").into_response()
         }
         Ok(Interaction::BlockActions(click)) => {
-            tokio::spawn(async move { engine.click(click).await });
+            tokio::spawn(async move { engine.click(click).await }.in_current_span());
             StatusCode::OK.into_response()
         }
         Ok(Interaction::Other { kind }) => {

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::audit::{AuditEvent, AuditKind, AuditQuery};
 use crate::clock::{Clock, unix_seconds};
@@ -145,7 +146,7 @@ impl Engine {
             Ok(Command::Status(query)) => {
                 let ack = messages::checking(query.function.as_ref().map(|f| f.as_str()));
                 let engine = Arc::clone(self);
-                tokio::spawn(async move { engine.status(cmd, query).await });
+                tokio::spawn(async move { engine.status(cmd, query).await }.in_current_span());
                 ack
             }
             Ok(Command::Pause(op) | Command::Resume(op)) => {
@@ -172,7 +173,7 @@ impl Engine {
                 .await;
                 let ack = messages::looking_up(op.function.as_str());
                 let engine = Arc::clone(self);
-                tokio::spawn(async move { engine.prepare(request, op).await });
+                tokio::spawn(async move { engine.prepare(request, op).await }.in_current_span());
                 ack
             }
         }

@@ -195,3 +195,155 @@ async fn serve_keeps_its_database_where_told() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_full_pause_logs_json_with_request_ids_and_no_secret() {
+    let sim = Simulator::start(SimConfig {
+        transition_time: std::time::Duration::from_millis(50),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let uuid = sim.add_mapping("orders-fn", &sim.kinesis_arn("orders"), true);
+    let slack = wiremock::MockServer::start().await;
+    crate::support::mount_slack_defaults(&slack).await;
+    let mut child = serve_command(&sim.endpoint_url())
+        .env("SLACK_API_URL", format!("{}/api/", slack.uri()))
+        .env("RUST_LOG", "debug")
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let sender = lambda_pause::demo::SlackSender::new(
+        format!("http://{addr}"),
+        lambda_pause::secrets::SigningSecret::new("old-secret"),
+    );
+    let hook = format!("{}/respond/918273645", slack.uri());
+
+    let reply = sender
+        .command(
+            "U0ALICE",
+            "C0INCIDENT",
+            "pause orders-fn -- private reason text",
+            &hook,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.status, 200,
+        "the older of two rotating secrets still verifies"
+    );
+    let received = |path: &'static str| {
+        let slack = &slack;
+        async move {
+            for _ in 0..500 {
+                let found: Vec<serde_json::Value> = slack
+                    .received_requests()
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|r| r.url.path().contains(path))
+                    .map(|r| serde_json::from_slice(&r.body).unwrap_or_default())
+                    .collect();
+                if !found.is_empty() {
+                    return found;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            panic!("nothing sent to {path}");
+        }
+    };
+    let prompt = received("/respond/").await.remove(0);
+    let id = prompt["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|b| {
+            b["elements"]
+                .as_array()?
+                .iter()
+                .find(|e| e["action_id"] == "confirm")
+                .and_then(|e| e["value"].as_str())
+                .map(str::to_owned)
+        })
+        .unwrap();
+    let reply = sender
+        .click(
+            "U0ALICE",
+            "C0INCIDENT",
+            "confirm",
+            &id,
+            &format!("{}/respond/918273646", slack.uri()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200);
+    let follow_up = received("/api/chat.postMessage").await.remove(0);
+    assert!(follow_up["text"].as_str().unwrap().contains("*Disabled*"));
+    assert_eq!(sim.mapping(&uuid).unwrap().state, "Disabled");
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.status.success());
+    let logs = String::from_utf8_lossy(&out.stderr);
+    for secret in [
+        "new-secret",
+        "old-secret",
+        "xoxb-process-test",
+        "918273645",
+        "918273646",
+        "legacy-verification-token",
+        "payload=",
+        "response_url=",
+        "private reason text",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "`{secret}` appears in the logs:\n{}",
+            logs.lines()
+                .filter(|l| l.contains(secret))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON log line: {l}")))
+        .collect();
+    let with_id = lines
+        .iter()
+        .filter(|l| {
+            l["span"]["request_id"]
+                .as_str()
+                .is_some_and(|id| id.len() == 16)
+        })
+        .count();
+    assert!(
+        with_id >= 4,
+        "request-scoped lines carry a request id ({with_id} did)"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "request recorded"
+                && l["span"]["request_id"].is_string()),
+        "the engine's work carries the request's id"
+    );
+}

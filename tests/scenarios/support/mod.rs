@@ -436,7 +436,7 @@ fn assert_message_shape(sent: &Sent) {
 }
 
 /// Slack's answers to the Web API methods we use, and to `response_url` posts.
-async fn mount_slack_defaults(slack: &MockServer) {
+pub async fn mount_slack_defaults(slack: &MockServer) {
     let ts = "1733230001.000100";
     Mock::given(method("POST"))
         .and(path("/api/chat.postMessage"))
