@@ -254,6 +254,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         policy: Arc::new(policy),
         reminder_percents: args.reminders.0.clone(),
+        app_id: std::env::var("SLACK_APP_ID")
+            .ok()
+            .filter(|a| !a.trim().is_empty()),
         drift_interval: args.drift_interval,
         ..Settings::default()
     };

@@ -144,6 +144,10 @@ async fn commands(
         return refused;
     }
     match payload::decode_command(&body) {
+        Ok(cmd) if !engine.app_allowed(cmd.app_id.as_deref()) => {
+            tracing::warn!("slash command for another Slack app");
+            (StatusCode::UNAUTHORIZED, "app not allowed").into_response()
+        }
         Ok(cmd) if !engine.team_allowed(cmd.team.as_ref()) => {
             tracing::warn!(team = ?cmd.team, "slash command from a workspace the policy does not allow");
             (StatusCode::UNAUTHORIZED, "workspace not allowed").into_response()
@@ -164,6 +168,10 @@ async fn interactions(
         return refused;
     }
     match payload::decode_interaction(&body) {
+        Ok(Interaction::BlockActions(click)) if !engine.app_allowed(click.app_id.as_deref()) => {
+            tracing::warn!("click for another Slack app");
+            (StatusCode::UNAUTHORIZED, "app not allowed").into_response()
+        }
         Ok(Interaction::BlockActions(click)) if !engine.team_allowed(click.team.as_ref()) => {
             tracing::warn!(team = ?click.team, "click from a workspace the policy does not allow");
             (StatusCode::UNAUTHORIZED, "workspace not allowed").into_response()

@@ -212,7 +212,7 @@ async fn update(
     loop {
         match with_retries(&policy.retry, || client.set_enabled(uuid, enabled)).await {
             Err(LambdaError::InUse { message }) => {
-                let pause = policy.in_use.delay(in_use_retry);
+                let pause = policy.in_use.jittered(in_use_retry);
                 if Instant::now() + pause >= deadline {
                     return Err(LambdaError::InUse { message });
                 }

@@ -595,6 +595,20 @@ mod tests {
     }
 
     #[test]
+    fn jitter_only_shortens_and_by_at_most_a_quarter() {
+        let b = Backoff::standard();
+        for retry in 0..6 {
+            for _ in 0..20 {
+                let j = b.jittered(retry);
+                assert!(
+                    j <= b.delay(retry) && j >= b.delay(retry).mul_f64(0.75),
+                    "{j:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn user_initiated_reasons_are_not_news() {
         let mut m = mapping(None, &[]);
         for (reason, news) in [
@@ -645,10 +659,22 @@ impl Backoff {
         }
     }
 
-    /// The pause before try number `retry` (0-based).
+    /// The pause before try number `retry` (0-based): doubling, capped at `max`.
     pub fn delay(&self, retry: u32) -> Duration {
         let factor = 2u32.saturating_pow(retry.min(16));
         self.initial.saturating_mul(factor).min(self.max)
+    }
+
+    /// [`Backoff::delay`] with up to 25 % random jitter subtracted, so many waiters don't retry in lockstep.
+    pub fn jittered(&self, retry: u32) -> Duration {
+        let base = self.delay(retry);
+        let mut byte = [0u8; 1];
+        let fraction = if getrandom::fill(&mut byte).is_ok() {
+            f64::from(byte[0]) / 255.0 * 0.25
+        } else {
+            0.0
+        };
+        base.mul_f64(1.0 - fraction)
     }
 }
 
@@ -663,7 +689,7 @@ where
         match op().await {
             Err(e) if e.is_transient() && retry + 1 < backoff.attempts => {
                 tracing::info!(error = %e, retry, "Lambda call failed; backing off");
-                tokio::time::sleep(backoff.delay(retry)).await;
+                tokio::time::sleep(backoff.jittered(retry)).await;
                 retry += 1;
             }
             other => return other,

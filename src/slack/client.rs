@@ -16,6 +16,9 @@ use crate::secrets::{BotToken, ResponseUrl};
 
 type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
 
+/// The longest one Slack call may take before it counts as failed (and is retried).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Slack's Web API base when `SLACK_API_URL` is not set.
 pub const DEFAULT_API_URL: &str = "https://slack.com/api/";
 
@@ -128,14 +131,23 @@ impl Slack {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match call().await {
-                Ok(v) => return Ok(v),
-                Err(raw) => {
+            // Slack answers in well under a second; a call that hangs is treated as a network failure.
+            let outcome = match tokio::time::timeout(CALL_TIMEOUT, call()).await {
+                Ok(result) => result.map_err(|raw| {
                     let retry_after = match &raw {
                         SlackClientError::RateLimitError(e) => e.retry_after,
                         _ => None,
                     };
-                    let err = SlackError::from_client(raw);
+                    (SlackError::from_client(raw), retry_after)
+                }),
+                Err(_) => Err((
+                    SlackError::Network(format!("no answer within {}s", CALL_TIMEOUT.as_secs())),
+                    None,
+                )),
+            };
+            match outcome {
+                Ok(v) => return Ok(v),
+                Err((err, retry_after)) => {
                     if !err.is_transient() || attempt >= 3 {
                         tracing::warn!(call = what, error = %err, "Slack call failed");
                         return Err(err);

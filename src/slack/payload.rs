@@ -87,6 +87,7 @@ struct RawInteraction {
     channel: Option<RawId>,
     container: Option<RawContainer>,
     response_url: Option<String>,
+    api_app_id: Option<String>,
     #[serde(default)]
     actions: Vec<RawAction>,
 }
@@ -132,6 +133,8 @@ pub struct Click {
     /// The button's value as sent back; untrusted, only ever used as a lookup key.
     pub value: String,
     pub response_url: Option<ResponseUrl>,
+    /// The Slack app the click was for (`api_app_id`).
+    pub app_id: Option<String>,
 }
 
 /// Decodes an interaction body: a form with one field, `payload`, holding JSON.
@@ -163,6 +166,7 @@ pub fn decode_interaction(body: &[u8]) -> Result<Interaction, PayloadError> {
         action_id: action.action_id,
         value: action.value.unwrap_or_default(),
         response_url: raw.response_url.map(ResponseUrl::new),
+        app_id: raw.api_app_id,
     }))
 }
 

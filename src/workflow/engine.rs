@@ -44,6 +44,8 @@ pub struct Settings {
     pub reminder_percents: Vec<u8>,
     /// How often paused mappings are checked for changes made outside the bot.
     pub drift_interval: Duration,
+    /// When set (`SLACK_APP_ID`), requests for any other Slack app are refused.
+    pub app_id: Option<String>,
 }
 
 impl Default for Settings {
@@ -57,6 +59,7 @@ impl Default for Settings {
             history_len: 20,
             reminder_percents: vec![50, 80, 95],
             drift_interval: Duration::from_secs(300),
+            app_id: None,
         }
     }
 }
@@ -108,6 +111,14 @@ impl Engine {
     /// Whether requests from this workspace are accepted at all (`allowed_team_ids`).
     pub fn team_allowed(&self, team: Option<&crate::ids::TeamId>) -> bool {
         self.policy().team_allowed(team)
+    }
+
+    /// Whether a request is for this Slack app (when `SLACK_APP_ID` is set).
+    pub fn app_allowed(&self, app_id: Option<&str>) -> bool {
+        self.settings
+            .app_id
+            .as_deref()
+            .is_none_or(|expected| app_id == Some(expected))
     }
 
     /// Whether this is the first delivery of a signed request (replays get `false`).

@@ -347,3 +347,35 @@ async fn a_replayed_signed_request_is_refused_and_has_no_second_effect() {
     assert_eq!(w.sim.update_count(&uuid), 1);
     w.finish().await;
 }
+
+#[tokio::test]
+async fn requests_for_another_slack_app_get_401_when_the_app_id_is_set() {
+    let mut options = Options::default();
+    options.settings.app_id = Some("A0OTHER".into());
+    let mut w = World::with(options).await;
+    assert_eq!(
+        w.command(ALICE, "help").await.status,
+        401,
+        "the sender says A0LAMBDA"
+    );
+    let url = w.response_url();
+    assert_eq!(
+        w.sender
+            .click(
+                ALICE,
+                CHANNEL,
+                "confirm",
+                "0123456789abcdef0123456789abcdef",
+                &url
+            )
+            .await
+            .unwrap()
+            .status,
+        401
+    );
+    w.kill();
+    w.options.settings.app_id = Some("A0LAMBDA".into());
+    w.restart().await;
+    assert_eq!(w.command(ALICE, "help").await.status, 200);
+    w.finish().await;
+}
