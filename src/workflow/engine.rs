@@ -359,13 +359,13 @@ impl Engine {
                 }
             }
         }
-        if let Err(err) = self
-            .slack
-            .respond(&request.response_url, &message, Respond::Ephemeral)
-            .await
-        {
-            tracing::warn!(request = %id, error = %err, "could not deliver the prompt");
-        }
+        self.tell_requester(
+            &request.response_url,
+            &request.channel,
+            &request.requester,
+            &message,
+        )
+        .await;
     }
 
     /// The policy's verdict: `(rule, needs_approval, approvers)` or a refusal.
@@ -792,17 +792,13 @@ impl Engine {
                     true,
                 )
                 .await;
-                if let Err(err) = self
-                    .slack
-                    .respond(
-                        &request.response_url,
-                        &messages::approval_post_failed(&err),
-                        Respond::Ephemeral,
-                    )
-                    .await
-                {
-                    tracing::warn!(request = %request.id, error = %err, "could not tell the requester");
-                }
+                self.tell_requester(
+                    &request.response_url,
+                    &request.channel,
+                    &request.requester,
+                    &messages::approval_post_failed(&err),
+                )
+                .await;
             }
         }
     }
@@ -1606,12 +1602,28 @@ impl Engine {
                 }
             }
         };
+        self.tell_requester(&cmd.response_url, &cmd.channel, &cmd.user, &message)
+            .await;
+    }
+
+    /// Answers the person who ran a command, only to them: through the command's `response_url`,
+    /// or, when that has expired or been used up, with `chat.postEphemeral`.
+    async fn tell_requester(
+        &self,
+        response_url: &crate::secrets::ResponseUrl,
+        channel: &crate::ids::ChannelId,
+        user: &UserId,
+        message: &Message,
+    ) {
         if let Err(err) = self
             .slack
-            .respond(&cmd.response_url, &message, Respond::Ephemeral)
+            .respond(response_url, message, Respond::Ephemeral)
             .await
         {
-            tracing::warn!(error = %err, "could not deliver a status answer");
+            tracing::warn!(error = %err, "response_url failed; answering with chat.postEphemeral");
+            if let Err(err) = self.slack.post_ephemeral(channel, user, message).await {
+                tracing::error!(error = %err, "could not answer the requester");
+            }
         }
     }
 

@@ -340,3 +340,43 @@ async fn slack_errors_on_the_channel_post_are_retried() {
     }
     w.finish().await;
 }
+
+#[tokio::test]
+async fn an_expired_response_url_is_replaced_by_an_ephemeral_message() {
+    let mut w = World::start().await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path_regex("^/respond/[0-9]+$"))
+        .respond_with(ResponseTemplate::new(404).set_body_string("expired_url"))
+        .with_priority(1)
+        .mount(&w.slack)
+        .await;
+    w.sim
+        .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), true);
+    w.ack(ALICE, "pause orders-fn").await;
+    assert_eq!(
+        w.next("response_url").await.via,
+        "response_url",
+        "the attempt"
+    );
+    let prompt = w.next("chat.postEphemeral").await;
+    assert_eq!(prompt.body["user"], ALICE);
+    assert_eq!(prompt.body["channel"], CHANNEL);
+    assert!(
+        prompt.text().contains("*Pause `orders-fn`?*"),
+        "{}",
+        prompt.text()
+    );
+    assert!(
+        prompt.button_value("confirm").is_some(),
+        "the buttons come along"
+    );
+    w.ack(ALICE, "status orders-fn").await;
+    w.next("response_url").await;
+    assert!(
+        w.next("chat.postEphemeral")
+            .await
+            .text()
+            .contains("has 1 event source mapping")
+    );
+    w.finish().await;
+}
