@@ -21,29 +21,11 @@ async fn sim() -> Simulator {
 }
 
 fn kinesis_client(sim: &Simulator) -> aws_sdk_kinesis::Client {
-    use aws_sdk_kinesis::config::{Credentials, Region, retry::RetryConfig};
-    let config = aws_sdk_kinesis::Config::builder()
-        .behavior_version_latest()
-        .endpoint_url(sim.endpoint_url())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-        .retry_config(RetryConfig::disabled())
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    aws_sdk_kinesis::Client::from_conf(config)
+    aws_sdk_kinesis::Client::new(&super::tests::sdk_config(sim))
 }
 
 fn sqs_client(sim: &Simulator) -> aws_sdk_sqs::Client {
-    use aws_sdk_sqs::config::{Credentials, Region, retry::RetryConfig};
-    let config = aws_sdk_sqs::Config::builder()
-        .behavior_version_latest()
-        .endpoint_url(sim.endpoint_url())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-        .retry_config(RetryConfig::disabled())
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    aws_sdk_sqs::Client::from_conf(config)
+    aws_sdk_sqs::Client::new(&super::tests::sdk_config(sim))
 }
 
 /// `RetentionPeriodHours` of a stream by name or ARN, or the service error.
@@ -561,17 +543,8 @@ async fn kinesis_test_get(sim: &Simulator, uuid: &str) -> StatusCode {
 
 #[tokio::test]
 async fn maximum_record_age_in_mapping_json() {
-    use aws_sdk_lambda::config::{Credentials, Region, retry::RetryConfig};
     let sim = sim().await;
-    let config = aws_sdk_lambda::Config::builder()
-        .behavior_version_latest()
-        .endpoint_url(sim.endpoint_url())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-        .retry_config(RetryConfig::disabled())
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    let client = aws_sdk_lambda::Client::from_conf(config);
+    let client = aws_sdk_lambda::Client::new(&super::tests::sdk_config(&sim));
 
     let k = sim.add_mapping("f", &sim.kinesis_arn("s"), true);
     let d = sim.add_mapping("f", &sim.dynamodb_stream_arn("t"), true);

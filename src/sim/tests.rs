@@ -523,18 +523,27 @@ async fn injected_failures_take_precedence_and_are_recorded() {
     );
 }
 
-/// The real SDK client, pointed at the simulator, with retries off.
-fn sdk_client(sim: &Simulator) -> aws_sdk_lambda::Client {
-    use aws_sdk_lambda::config::{Credentials, Region, retry::RetryConfig};
-    let config = aws_sdk_lambda::Config::builder()
-        .behavior_version_latest()
+/// The real SDK's configuration pointed at the simulator, with retries off; every service's test
+/// client (Lambda here, Kinesis and SQS in `retention_tests`) is built from it.
+pub(super) fn sdk_config(sim: &Simulator) -> aws_config::SdkConfig {
+    use aws_sdk_lambda::config::{
+        Credentials, Region, SharedCredentialsProvider, retry::RetryConfig,
+    };
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
         .endpoint_url(sim.endpoint_url())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "AKIDTEST", "secret", None, None, "test",
+        )))
         .retry_config(RetryConfig::disabled())
         .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    aws_sdk_lambda::Client::from_conf(config)
+        .build()
+}
+
+/// The real Lambda SDK client, pointed at the simulator, with retries off.
+fn sdk_client(sim: &Simulator) -> aws_sdk_lambda::Client {
+    aws_sdk_lambda::Client::new(&sdk_config(sim))
 }
 
 #[tokio::test]

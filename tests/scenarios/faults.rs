@@ -181,10 +181,7 @@ async fn a_state_that_never_settles_gets_a_warning_with_the_last_state_and_reaso
         .sim
         .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), true);
     w.sim.set_stuck(&uuid, true);
-    let (_, id) = w.prompt(ALICE, "pause orders-fn").await;
-    w.click(ALICE, "confirm", &id).await;
-    w.next("response_url").await;
-    let warning = w.next("chat.postMessage").await;
+    let (_, warning) = w.confirm(ALICE, "pause orders-fn").await;
     let text = warning.text();
     assert!(
         text.contains(":warning: Pausing `orders-fn`: 1 mapping is not *Disabled* after"),
@@ -207,10 +204,7 @@ async fn a_denied_update_names_the_missing_permission() {
         .sim
         .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), true);
     w.sim.deny("UpdateEventSourceMapping");
-    let (_, id) = w.prompt(ALICE, "pause orders-fn").await;
-    w.click(ALICE, "confirm", &id).await;
-    w.next("response_url").await;
-    let follow_up = w.next("chat.postMessage").await;
+    let (_, follow_up) = w.confirm(ALICE, "pause orders-fn").await;
     let text = follow_up.text();
     assert!(
         text.contains(":x: Pausing `orders-fn` failed for 1 of 1 mapping"),
@@ -284,10 +278,7 @@ async fn when_the_bot_is_not_in_the_channel_the_follow_up_goes_through_response_
     let uuid = w
         .sim
         .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), true);
-    let (_, id) = w.prompt(ALICE, "pause orders-fn").await;
-    w.click(ALICE, "confirm", &id).await;
-    w.next("response_url").await;
-    let refused = w.next("chat.postMessage").await;
+    let (_, refused) = w.confirm(ALICE, "pause orders-fn").await;
     assert!(refused.text().contains("*Disabled*"));
     let fallback = w.next("response_url").await;
     assert_eq!(fallback.body["response_type"], "in_channel");

@@ -12,10 +12,7 @@ const H: u64 = 3600;
 
 /// Pauses with Alice's confirmation; returns the follow-up.
 async fn pause(w: &mut World, text: &str) -> lambda_pause::demo::Sent {
-    let (_, id) = w.prompt(ALICE, text).await;
-    w.click(ALICE, "confirm", &id).await;
-    w.next("response_url").await;
-    let follow_up = w.next("chat.postMessage").await;
+    let (_, follow_up) = w.confirm(ALICE, text).await;
     w.idle().await;
     follow_up
 }
@@ -219,10 +216,7 @@ async fn a_manual_resume_cancels_the_schedule() {
         .sim
         .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), true);
     pause(&mut w, "pause orders-fn for 2h").await;
-    let (_, id) = w.prompt(ALICE, "resume orders-fn").await;
-    w.click(ALICE, "confirm", &id).await;
-    w.next("response_url").await;
-    w.next("chat.postMessage").await;
+    let (_, _) = w.confirm(ALICE, "resume orders-fn").await;
     assert_eq!(w.state(&uuid), "Enabled");
     // Paused again by hand: the old schedule must not resume it.
     pause(&mut w, "pause orders-fn").await;

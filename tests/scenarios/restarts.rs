@@ -41,10 +41,7 @@ async fn a_restart_between_confirm_and_approve_keeps_the_approval_request() {
     let uuid = w
         .sim
         .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), false);
-    let (_, id) = w.prompt(ALICE, "resume orders-fn").await;
-    w.click(ALICE, "confirm", &id).await;
-    w.next("response_url").await;
-    let approval = w.next("chat.postMessage").await;
+    let (id, approval) = w.confirm(ALICE, "resume orders-fn").await;
     assert!(approval.text().contains("Approval needed"));
 
     w.idle().await;

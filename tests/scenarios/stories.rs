@@ -568,10 +568,7 @@ async fn status_without_a_function_shows_what_the_bot_paused() {
 
     w.sim
         .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), true);
-    let (_, id) = w.prompt(ALICE, "pause orders-fn").await;
-    w.click(ALICE, "confirm", &id).await;
-    w.next("response_url").await;
-    w.next("chat.postMessage").await;
+    let (_, _) = w.confirm(ALICE, "pause orders-fn").await;
     w.idle().await;
 
     w.ack(BOB, "status").await;

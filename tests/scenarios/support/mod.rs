@@ -382,6 +382,20 @@ impl World {
         self.sim.mapping(uuid).map(|m| m.state).unwrap_or_default()
     }
 
+    /// Runs `text` as `user`, clicks Confirm, takes the replaced prompt, and returns the request id
+    /// and the next message posted in a channel (the follow-up, or an approval request).
+    pub async fn confirm(&mut self, user: &str, text: &str) -> (String, Sent) {
+        let (_, id) = self.prompt(user, text).await;
+        self.click(user, "confirm", &id).await;
+        let replaced = self.next("response_url").await;
+        assert_eq!(
+            replaced.body["replace_original"], true,
+            "the prompt is replaced after Confirm"
+        );
+        let posted = self.next("chat.postMessage").await;
+        (id, posted)
+    }
+
     /// Runs `text` and returns the request id from the prompt's Confirm button.
     pub async fn prompt(&mut self, user: &str, text: &str) -> (Sent, String) {
         let ack = self.ack(user, text).await;
