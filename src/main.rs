@@ -266,40 +266,55 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     engine.spawn_sweeper();
     let state = AppState {
         verifier: Arc::new(Verifier::new(secrets, clock)),
-        engine,
+        engine: Arc::clone(&engine),
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let shutdown = shutdown_signal();
     println!("listening on {addr}");
     tracing::info!(%addr, "listening");
-    server::serve(listener, server::router(state), shutdown_signal()).await?;
+    server::serve(listener, server::router(state), shutdown).await?;
+    // Acks are all answered. Short work they handed over (lookups, prompts, clicks) gets a few
+    // seconds; every longer step (settle waits, approvals, schedules) is in the store already
+    // and is picked up by the next start.
+    engine.drain_work(SHUTDOWN_GRACE).await;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// How long a stopping `serve` waits for short work handed over by requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Listens for SIGINT and SIGTERM from the call on (so a signal sent right after "listening on"
+/// is never missed); the future resolves on the first one.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    async move {
+        #[cfg(unix)]
+        match signals {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown signal received; finishing in-flight requests");
     }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
 }
 
 async fn operate(action: Action, args: OpArgs) -> anyhow::Result<u8> {

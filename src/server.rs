@@ -4,6 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,7 +17,6 @@ use tower_http::request_id::{
 };
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use tracing::Instrument;
 
 use crate::slack::messages::Message;
 use crate::slack::payload::{self, Interaction};
@@ -29,6 +29,9 @@ pub const COMMAND_BODY_LIMIT: usize = 16 * 1024;
 pub const INTERACTION_BODY_LIMIT: usize = 256 * 1024;
 /// No request takes longer than this (handlers only ack, so this is generous).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Requests handled at once; past it, new ones get 503 at once instead of queueing without bound
+/// (acks take about a millisecond, so this is only reached when something is stuck).
+pub const MAX_IN_FLIGHT: usize = 512;
 
 /// What handlers share.
 #[derive(Clone)]
@@ -89,6 +92,12 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(overloaded))
+                .load_shed()
+                .concurrency_limit(MAX_IN_FLIGHT),
+        )
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(NewRequestId))
@@ -104,6 +113,13 @@ pub async fn serve(
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// 503 when `MAX_IN_FLIGHT` requests are already being handled: nothing is recorded, Slack
+/// shows the user an error and they can run the command again.
+async fn overloaded(_: tower::BoxError) -> (StatusCode, &'static str) {
+    tracing::warn!("too many requests in flight; shedding");
+    (StatusCode::SERVICE_UNAVAILABLE, "overloaded")
 }
 
 async fn healthz() -> &'static str {
@@ -126,9 +142,10 @@ fn ack(message: &Message) -> Response {
     .into_response()
 }
 
-/// 401 for a signed request delivered before: it has no second effect.
-async fn replayed(engine: &Engine, signature: &Signature) -> Option<Response> {
-    if engine.first_delivery(signature).await {
+/// 401 for a signed request delivered before: it has no second effect. `durable` also asks the
+/// store, so a replay sent to another process sharing it is refused too.
+async fn replayed(engine: &Engine, signature: &Signature, durable: bool) -> Option<Response> {
+    if engine.first_seen_here(signature) && (!durable || engine.first_delivery(signature).await) {
         None
     } else {
         tracing::warn!("rejected a replayed request");
@@ -140,10 +157,12 @@ async fn commands(
     State(engine): State<Arc<Engine>>,
     SignedBody(body, signature): SignedBody,
 ) -> Response {
-    if let Some(refused) = replayed(&engine, &signature).await {
+    let decoded = payload::decode_command(&body);
+    let durable = decoded.as_ref().is_ok_and(Engine::command_has_effect);
+    if let Some(refused) = replayed(&engine, &signature, durable).await {
         return refused;
     }
-    match payload::decode_command(&body) {
+    match decoded {
         Ok(cmd) if !engine.app_allowed(cmd.app_id.as_deref()) => {
             tracing::warn!("slash command for another Slack app");
             (StatusCode::UNAUTHORIZED, "app not allowed").into_response()
@@ -164,7 +183,7 @@ async fn interactions(
     State(engine): State<Arc<Engine>>,
     SignedBody(body, signature): SignedBody,
 ) -> Response {
-    if let Some(refused) = replayed(&engine, &signature).await {
+    if let Some(refused) = replayed(&engine, &signature, true).await {
         return refused;
     }
     match payload::decode_interaction(&body) {
@@ -177,8 +196,12 @@ async fn interactions(
             (StatusCode::UNAUTHORIZED, "workspace not allowed").into_response()
         }
         Ok(Interaction::BlockActions(click)) => {
-            tokio::spawn(async move { engine.click(click).await }.in_current_span());
-            StatusCode::OK.into_response()
+            if engine.spawn_click(click) {
+                StatusCode::OK.into_response()
+            } else {
+                // Nothing was recorded: Slack shows the clicker an error and they can click again.
+                (StatusCode::SERVICE_UNAVAILABLE, "busy").into_response()
+            }
         }
         Ok(Interaction::Other { kind }) => {
             tracing::debug!(kind, "ignored interaction type");

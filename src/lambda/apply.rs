@@ -6,7 +6,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::resolve::list_all;
 use super::{Backoff, LambdaClient, LambdaError, Mapping, with_retries};
 use crate::ids::MappingUuid;
 
@@ -146,6 +145,13 @@ pub async fn settle(
         }
     }
 
+    let mut functions: Vec<&str> = pending
+        .iter()
+        .map(|(_, m)| m.function_arn.as_str())
+        .collect();
+    functions.sort_unstable();
+    functions.dedup();
+    let _polling: Vec<_> = functions.iter().map(|f| client.settling(f)).collect();
     let mut poll = 0;
     loop {
         pending.retain(|(i, m)| {
@@ -172,7 +178,7 @@ pub async fn settle(
             }
             break;
         }
-        tokio::time::sleep(policy.poll.delay(poll).min(deadline - now)).await;
+        tokio::time::sleep_until(aligned(now, policy.poll.delay(poll)).min(deadline)).await;
         poll += 1;
         refresh(client, &mut pending, &mut results, policy).await;
     }
@@ -181,6 +187,21 @@ pub async fn settle(
         .into_iter()
         .map(|r| r.unwrap_or_else(unreachable_result))
         .collect()
+}
+
+/// The first multiple of `interval` (counted from a process-wide epoch) at least `interval`/2
+/// after `now`: concurrent settle loops wake at the same instants, so the listing one of them
+/// makes serves the others too.
+fn aligned(now: Instant, interval: Duration) -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    let step = interval.as_nanos().max(1);
+    let earliest = (now + interval / 2)
+        .saturating_duration_since(epoch)
+        .as_nanos();
+    let slots = earliest.div_ceil(step);
+    let offset = u64::try_from(slots.saturating_mul(step)).unwrap_or(u64::MAX);
+    epoch + Duration::from_nanos(offset)
 }
 
 fn unreachable_result() -> MappingResult {
@@ -237,25 +258,40 @@ async fn refresh(
         attempts: 1,
         ..policy.retry.clone()
     };
+    // One listing per function when several of its mappings are pending, here or in other
+    // requests settling at the same time; a listing younger than one poll interval is as good
+    // as a new one, so concurrent requests share it.
+    let max_age = policy.poll.delay(0) / 2;
     let mut fresh: HashMap<MappingUuid, Result<Mapping, LambdaError>> = HashMap::new();
-    if pending.len() > 1 {
-        let mut functions: Vec<&str> = pending
+    let mut functions: Vec<&str> = pending
+        .iter()
+        .map(|(_, m)| m.function_arn.as_str())
+        .collect();
+    functions.sort_unstable();
+    functions.dedup();
+    for function in functions {
+        let here = pending
             .iter()
-            .map(|(_, m)| m.function_arn.as_str())
-            .collect();
-        functions.sort_unstable();
-        functions.dedup();
-        for function in functions {
-            match list_all(client, function, None, &once).await {
-                Ok(listed) => {
-                    for m in listed {
-                        fresh.insert(m.uuid.clone(), Ok(m));
+            .filter(|(_, m)| m.function_arn == function)
+            .count();
+        let listing = if here > 1 || client.settling_count(function) > 1 {
+            client.list_shared(function, max_age, &once).await
+        } else if let Some(listing) = client.recent_listing(function, max_age) {
+            listing
+        } else {
+            continue;
+        };
+        match listing.as_ref() {
+            Ok(listed) => {
+                for m in listed {
+                    if pending.iter().any(|(_, p)| p.uuid == m.uuid) {
+                        fresh.insert(m.uuid.clone(), Ok(m.clone()));
                     }
                 }
-                Err(e) => {
-                    for (_, m) in pending.iter().filter(|(_, m)| m.function_arn == function) {
-                        fresh.insert(m.uuid.clone(), Err(e.clone()));
-                    }
+            }
+            Err(e) => {
+                for (_, m) in pending.iter().filter(|(_, m)| m.function_arn == function) {
+                    fresh.insert(m.uuid.clone(), Err(e.clone()));
                 }
             }
         }
@@ -300,6 +336,18 @@ mod tests {
         let delays: Vec<u64> = (0..6).map(|i| b.delay(i).as_secs()).collect();
         assert_eq!(delays, [1, 2, 4, 8, 10, 10]);
         assert_eq!(b.delay(u32::MAX), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn concurrent_settle_loops_wake_together() {
+        let d = Duration::from_millis(1000);
+        let now = Instant::now();
+        let a = aligned(now, d);
+        assert!(a >= now + d / 2 && a <= now + d + d / 2);
+        // A loop that started polling a little later wakes at the same instant, or one interval on.
+        let b = aligned(now + Duration::from_millis(30), d);
+        assert!(b == a || b == a + d);
+        assert_eq!(aligned(now, d), a, "deterministic");
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub struct Lambda {
     base: SdkConfig,
     clients: Arc<Mutex<HashMap<String, aws_sdk_lambda::Client>>>,
     pacer: Pacer,
+    listings: Arc<Listings>,
 }
 
 impl Lambda {
@@ -73,6 +74,7 @@ impl Lambda {
             base,
             clients: Arc::default(),
             pacer: Pacer::new(DEFAULT_CALLS_PER_SECOND),
+            listings: Arc::default(),
         }
     }
 
@@ -123,6 +125,7 @@ impl Lambda {
             inner: client,
             region: key,
             pacer: self.pacer.clone(),
+            listings: Arc::clone(&self.listings),
         }
     }
 }
@@ -176,11 +179,121 @@ pub struct LambdaClient {
     inner: aws_sdk_lambda::Client,
     region: Option<String>,
     pacer: Pacer,
+    listings: Arc<Listings>,
+}
+
+/// A function's full listing, shared for a short while by everyone who needs it: statuses of the
+/// same function and settle polls of concurrent requests cost AWS one call, not one each.
+pub type Listing = Arc<Result<Vec<Mapping>, LambdaError>>;
+
+/// One function's latest listing and when it was made, behind the lock its next fetch holds.
+type Slot = Arc<tokio::sync::Mutex<Option<(tokio::time::Instant, Listing)>>>;
+
+/// Most functions whose listings are kept at once (old ones are dropped first).
+const LISTINGS_CAPACITY: usize = 1024;
+
+/// Recent listings per (region, function). Each slot's async lock makes concurrent askers wait
+/// for the one call in flight instead of making their own (single flight).
+#[derive(Default)]
+struct Listings {
+    slots: Mutex<HashMap<(String, String), Slot>>,
+    /// How many settle loops are polling each (region, function) right now.
+    settling: Mutex<HashMap<(String, String), usize>>,
+}
+
+/// Counts one settle loop as polling a function until dropped.
+pub struct SettlingGuard {
+    listings: Arc<Listings>,
+    key: (String, String),
+}
+
+impl Drop for SettlingGuard {
+    fn drop(&mut self) {
+        let mut settling = self
+            .listings
+            .settling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = settling.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                settling.remove(&self.key);
+            }
+        }
+    }
+}
+
+impl Listings {
+    fn slot(&self, key: (String, String)) -> Slot {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if slots.len() >= LISTINGS_CAPACITY && !slots.contains_key(&key) {
+            // Drop slots nobody is using (their listings are stale soon anyway).
+            slots.retain(|_, slot| Arc::strong_count(slot) > 1);
+        }
+        Arc::clone(slots.entry(key).or_default())
+    }
 }
 
 impl LambdaClient {
     pub fn region(&self) -> Option<&str> {
         self.region.as_deref()
+    }
+
+    fn listing_key(&self, function: &str) -> (String, String) {
+        (self.region.clone().unwrap_or_default(), function.to_owned())
+    }
+
+    /// Every mapping of `function`, from a listing at most `max_age` old: made now (once, however
+    /// many ask at the same moment) or shared with whoever asked shortly before.
+    pub async fn list_shared(&self, function: &str, max_age: Duration, retry: &Backoff) -> Listing {
+        let slot = self.listings.slot(self.listing_key(function));
+        let mut slot = slot.lock().await;
+        if let Some((at, listing)) = slot.as_ref()
+            && at.elapsed() <= max_age
+        {
+            return Arc::clone(listing);
+        }
+        let listing = Arc::new(resolve::list_all(self, function, None, retry).await);
+        *slot = Some((tokio::time::Instant::now(), Arc::clone(&listing)));
+        listing
+    }
+
+    /// Counts the caller as polling `function` (until the guard is dropped), so concurrent
+    /// settle loops know to share one listing instead of reading mappings one by one.
+    pub fn settling(&self, function: &str) -> SettlingGuard {
+        let key = self.listing_key(function);
+        *self
+            .listings
+            .settling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.clone())
+            .or_default() += 1;
+        SettlingGuard {
+            listings: Arc::clone(&self.listings),
+            key,
+        }
+    }
+
+    /// How many settle loops are polling `function` now.
+    pub fn settling_count(&self, function: &str) -> usize {
+        let key = self.listing_key(function);
+        self.listings
+            .settling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// A listing of `function` at most `max_age` old, if one is at hand (never waits, never calls AWS).
+    pub fn recent_listing(&self, function: &str, max_age: Duration) -> Option<Listing> {
+        let slot = self.listings.slot(self.listing_key(function));
+        let slot = slot.try_lock().ok()?;
+        slot.as_ref()
+            .filter(|(at, _)| at.elapsed() <= max_age)
+            .map(|(_, listing)| Arc::clone(listing))
     }
 
     /// `ListEventSourceMappings`, one page.

@@ -57,11 +57,32 @@ pub async fn resolve(
         }
     }
     let all = list_all(client, function, None, retry).await?;
+    Ok(choose(all, source))
+}
+
+/// Like [`resolve`], from a listing at most `max_age` old that concurrent askers share
+/// (`/lambda status`: thousands of statuses of one function cost AWS one call).
+pub async fn resolve_shared(
+    client: &LambdaClient,
+    function: &FunctionRef,
+    source: Option<&SourceRef>,
+    retry: &Backoff,
+    max_age: std::time::Duration,
+) -> Result<Resolution, LambdaError> {
+    let listing = client.list_shared(function.as_str(), max_age, retry).await;
+    match listing.as_ref() {
+        Ok(all) => Ok(choose(all.clone(), source)),
+        Err(err) => Err(err.clone()),
+    }
+}
+
+/// The mappings of a full listing that `source` selects.
+pub fn choose(all: Vec<Mapping>, source: Option<&SourceRef>) -> Resolution {
     if all.is_empty() {
-        return Ok(Resolution::NoMappings);
+        return Resolution::NoMappings;
     }
     let Some(source) = source else {
-        return Ok(Resolution::Found(all));
+        return Resolution::Found(all);
     };
     let matched: Vec<Mapping> = all
         .iter()
@@ -73,8 +94,8 @@ pub async fn resolve(
         .cloned()
         .collect();
     if matched.is_empty() {
-        Ok(Resolution::NoMatch { available: all })
+        Resolution::NoMatch { available: all }
     } else {
-        Ok(Resolution::Found(matched))
+        Resolution::Found(matched)
     }
 }

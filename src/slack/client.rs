@@ -48,7 +48,8 @@ impl SlackError {
         }
     }
 
-    fn is_transient(&self) -> bool {
+    /// Worth trying again later (rate limits, 5xx, network), as opposed to a refusal.
+    pub fn is_transient(&self) -> bool {
         match self {
             SlackError::RateLimited | SlackError::Network(_) => true,
             SlackError::Http(status) => *status >= 500,
@@ -215,6 +216,55 @@ impl Slack {
         self.retrying("chat.update", || session.chat_update(&req))
             .await?;
         Ok(())
+    }
+
+    /// Looks for a message this bot posted in `channel` (in `thread_ts`'s thread when given)
+    /// since `oldest` (unix seconds) whose content (as JSON) `matches`; returns its `ts`.
+    /// Used before posting again a message whose earlier delivery may have landed (a crash
+    /// between Slack's answer and our record of it). Needs `channels:history`/`groups:history`.
+    pub async fn find_posted(
+        &self,
+        channel: &ChannelId,
+        thread_ts: Option<&str>,
+        oldest: u64,
+        matches: impl Fn(&str) -> bool,
+    ) -> Result<Option<String>, SlackError> {
+        let channel = SlackChannelId::new(channel.to_string());
+        let oldest = SlackTs::new(format!("{oldest}.000000"));
+        let session = self.client.open_session(&self.token);
+        let messages = match thread_ts {
+            Some(thread) => {
+                let req = SlackApiConversationsRepliesRequest::new(
+                    channel,
+                    SlackTs::new(thread.to_owned()),
+                )
+                .with_oldest(oldest)
+                .with_limit(200);
+                self.retrying("conversations.replies", || {
+                    session.conversations_replies(&req)
+                })
+                .await?
+                .messages
+            }
+            None => {
+                let req = SlackApiConversationsHistoryRequest::new()
+                    .with_channel(channel)
+                    .with_oldest(oldest)
+                    .with_limit(200);
+                self.retrying("conversations.history", || {
+                    session.conversations_history(&req)
+                })
+                .await?
+                .messages
+            }
+        };
+        Ok(messages
+            .into_iter()
+            .find(|m| {
+                m.sender.bot_id.is_some()
+                    && serde_json::to_string(&m.content).is_ok_and(|c| matches(&c))
+            })
+            .map(|m| m.origin.ts.to_string()))
     }
 
     /// `usergroups.users.list`: the members of a user group (`S…`).

@@ -668,6 +668,13 @@ pub fn unknown_button() -> Message {
     Message::new().text(":warning: I don't know that button. Nothing was changed.")
 }
 
+/// The bot has too much work queued to take more; nothing was recorded or changed.
+pub fn busy() -> Message {
+    Message::new().text(
+        ":hourglass: I'm too busy to take this right now and nothing was changed. Try again in a few seconds.",
+    )
+}
+
 /// An internal failure that stopped a request; details are in the logs.
 pub fn internal_error() -> Message {
     Message::new().text(
@@ -1752,6 +1759,7 @@ mod tests {
         r.needs_approval = true;
         r.rule = Some(1);
         r.approval = Some(crate::workflow::request::Approval {
+            posting_since: None,
             message_ts: Some("1.2".into()),
             expires_at: 0,
             approvers: vec!["U0BOB".into(), "S0LEADS".into()],

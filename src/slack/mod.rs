@@ -3,4 +3,5 @@
 pub mod client;
 pub mod messages;
 pub mod payload;
+pub mod replay;
 pub mod verify;

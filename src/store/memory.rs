@@ -113,6 +113,22 @@ impl Store for MemoryStore {
         Ok(list)
     }
 
+    async fn owed_follow_ups(&self) -> Result<Vec<Request>, StoreError> {
+        let inner = self.lock();
+        let mut list: Vec<Request> = inner
+            .requests
+            .values()
+            .filter(|r| r.follow_up_owed.is_some())
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(list)
+    }
+
     async fn watched(&self) -> Result<Vec<Request>, StoreError> {
         let inner = self.lock();
         let mut list: Vec<Request> = inner

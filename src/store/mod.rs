@@ -68,6 +68,9 @@ pub trait Store: Send + Sync + 'static {
     /// Settled pauses whose watch is still active (reminders, drift checks), oldest first.
     async fn watched(&self) -> Result<Vec<Request>, StoreError>;
 
+    /// Finished requests whose follow-up is still owed (Slack was unreachable), oldest first.
+    async fn owed_follow_ups(&self) -> Result<Vec<Request>, StoreError>;
+
     /// Records a request signature as seen until `expires_at`; true the first time, false for a
     /// replay (also across processes sharing the store). Forgets signatures that expired before `now`.
     async fn first_delivery(

@@ -362,6 +362,20 @@ impl Store for SqliteStore {
         .collect()
     }
 
+    async fn owed_follow_ups(&self) -> Result<Vec<Request>, StoreError> {
+        sqlx::query(
+            "SELECT id, state, body FROM requests \
+             WHERE json_type(body, '$.follow_up_owed') = 'object' \
+             ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend("read failed", e))?
+        .iter()
+        .map(request_from_row)
+        .collect()
+    }
+
     async fn first_delivery(
         &self,
         signature: &str,

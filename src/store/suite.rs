@@ -41,6 +41,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     run_audit_and_recovery(&*store).await;
     every_field_survives(&*store).await;
     watched_lists_active_watches_only(&*store).await;
+    owed_follow_ups_are_listed(&*store).await;
     replays_are_recognised(&*store).await;
     concurrent_transitions_have_one_winner(store).await;
 }
@@ -290,6 +291,7 @@ async fn every_field_survives(store: &dyn Store) {
     r.rule = Some(2);
     r.needs_approval = true;
     r.approval = Some(Approval {
+        posting_since: None,
         message_ts: Some("1.2".into()),
         expires_at: 99,
         approvers: vec!["U2".into(), "S1".into()],
@@ -307,6 +309,32 @@ async fn every_field_survives(store: &dyn Store) {
     });
     store.insert(&r).await.unwrap();
     assert_eq!(store.get(&r.id).await.unwrap(), Some(r));
+}
+
+async fn owed_follow_ups_are_listed(store: &dyn Store) {
+    use crate::workflow::request::OwedFollowUp;
+    let mut owed = request(500);
+    owed.state = RequestState::Settled;
+    owed.follow_up_owed = Some(OwedFollowUp {
+        took_secs: 3,
+        attempts: 1,
+        retry_at: 60,
+    });
+    let mut delivered = request(501);
+    delivered.state = RequestState::Settled;
+    store.insert(&owed).await.unwrap();
+    store.insert(&delivered).await.unwrap();
+    let listed = store.owed_follow_ups().await.unwrap();
+    assert_eq!(listed, vec![owed.clone()]);
+    store
+        .update(
+            &owed.id,
+            RequestState::Settled,
+            Box::new(|r: &mut Request| r.follow_up_owed = None),
+        )
+        .await
+        .unwrap();
+    assert!(store.owed_follow_ups().await.unwrap().is_empty());
 }
 
 async fn watched_lists_active_watches_only(store: &dyn Store) {

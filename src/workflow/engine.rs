@@ -19,9 +19,10 @@ use crate::policy::{Decision, GroupMembers, Policy};
 use crate::slack::client::{Respond, Slack, SlackError};
 use crate::slack::messages::{self, Message};
 use crate::slack::payload::{Click, SlashCommand};
+use crate::slack::replay::ReplayGuard;
 use crate::store::{Patch, Store};
 use crate::workflow::request::{
-    Approval, ApprovalDecision, Button, ClickDecision, Request, RequestState, Watch,
+    Approval, ApprovalDecision, Button, ClickDecision, OwedFollowUp, Request, RequestState, Watch,
     decide_approval, decide_click,
 };
 
@@ -46,6 +47,10 @@ pub struct Settings {
     pub drift_interval: Duration,
     /// When set (`SLACK_APP_ID`), requests for any other Slack app are refused.
     pub app_id: Option<String>,
+    /// How long one function's `/lambda status` answer is shared by everyone who asks.
+    pub status_shared_for: Duration,
+    /// Most tasks handed over by requests at once; past it, new commands are told to retry.
+    pub max_queued_work: usize,
 }
 
 impl Default for Settings {
@@ -60,9 +65,14 @@ impl Default for Settings {
             reminder_percents: vec![50, 80, 95],
             drift_interval: Duration::from_secs(300),
             app_id: None,
+            status_shared_for: STATUS_SHARED_FOR,
+            max_queued_work: MAX_QUEUED_WORK,
         }
     }
 }
+
+/// Default for [`Settings::max_queued_work`].
+pub const MAX_QUEUED_WORK: usize = 1024;
 
 /// The workflow engine. Handlers call it and return at once; slow work runs in spawned tasks.
 pub struct Engine {
@@ -73,6 +83,15 @@ pub struct Engine {
     settings: Settings,
     groups: Mutex<HashMap<String, (Instant, HashSet<UserId>)>>,
     last_drift_check: Mutex<Option<Instant>>,
+    replays: ReplayGuard,
+    /// Bounds the tasks requests hand over (durable work after a restart is not counted).
+    work: Arc<tokio::sync::Semaphore>,
+}
+
+/// Until when a signature must be remembered: Slack's window plus a minute of clock skew.
+fn replay_expiry(signature: &crate::slack::verify::Signature) -> u64 {
+    let window = crate::slack::verify::MAX_CLOCK_SKEW.as_secs();
+    signature.timestamp.saturating_add(window + 60)
 }
 
 /// Why a request was refused by the policy (for the message and the audit trail).
@@ -94,9 +113,11 @@ impl Engine {
             slack,
             lambda,
             clock,
-            settings,
             groups: Mutex::default(),
             last_drift_check: Mutex::default(),
+            replays: ReplayGuard::default(),
+            work: Arc::new(tokio::sync::Semaphore::new(settings.max_queued_work.max(1))),
+            settings,
         })
     }
 
@@ -121,11 +142,27 @@ impl Engine {
             .is_none_or(|expected| app_id == Some(expected))
     }
 
-    /// Whether this is the first delivery of a signed request (replays get `false`).
-    /// If the store fails, the request is let through: the signature already proved it is Slack's.
+    /// Whether this process sees a signed request for the first time (replays get `false`).
+    /// In memory only: every request pays a hash-map lookup, nothing more.
+    pub fn first_seen_here(&self, signature: &crate::slack::verify::Signature) -> bool {
+        self.replays
+            .first_seen(signature, replay_expiry(signature), self.now())
+    }
+
+    /// Whether a slash command can change something, so its replay must also be checked
+    /// against the store (other processes).
+    pub fn command_has_effect(cmd: &SlashCommand) -> bool {
+        matches!(
+            command::parse(&cmd.text),
+            Ok(Command::Pause(_) | Command::Resume(_))
+        )
+    }
+
+    /// Whether this is the first delivery of a signed request in any process sharing the store
+    /// (replays get `false`). If the store fails, the request is let through: the signature
+    /// already proved it is Slack's, and this process has not seen it.
     pub async fn first_delivery(&self, signature: &crate::slack::verify::Signature) -> bool {
-        let window = crate::slack::verify::MAX_CLOCK_SKEW.as_secs();
-        let expires_at = signature.timestamp.saturating_add(window + 60);
+        let expires_at = replay_expiry(signature);
         match self
             .store
             .first_delivery(&signature.value, expires_at, self.now())
@@ -137,6 +174,45 @@ impl Engine {
                 true
             }
         }
+    }
+
+    /// A place in the bounded queue of work handed over by requests (lookups, prompts, clicks),
+    /// or `None` when it is full.
+    fn work_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.work).try_acquire_owned().ok()
+    }
+
+    /// Runs `work` in a task if the queue has room (`false`: it is full, nothing was started).
+    pub fn spawn_work(&self, work: impl Future<Output = ()> + Send + 'static) -> bool {
+        let Some(permit) = self.work_permit() else {
+            tracing::warn!("work queue full; refusing new work");
+            return false;
+        };
+        tokio::spawn(
+            async move {
+                work.await;
+                drop(permit);
+            }
+            .in_current_span(),
+        );
+        true
+    }
+
+    /// Waits (at most `grace`) until the work handed over by requests has finished (shutdown).
+    pub async fn drain_work(&self, grace: Duration) {
+        let all = u32::try_from(self.settings.max_queued_work.max(1)).unwrap_or(u32::MAX);
+        match tokio::time::timeout(grace, self.work.acquire_many(all)).await {
+            Ok(_) => tracing::info!("handed-over work finished"),
+            Err(_) => tracing::warn!(
+                "handed-over work still running at shutdown; its requests resume at the next start"
+            ),
+        }
+    }
+
+    /// Hands a verified click to a task; `false` when the work queue is full (nothing changed).
+    pub fn spawn_click(self: &Arc<Self>, click: Click) -> bool {
+        let engine = Arc::clone(self);
+        self.spawn_work(async move { engine.click(click).await })
     }
 
     /// The store (for the CLI's audit export and tests).
@@ -155,12 +231,22 @@ impl Engine {
             Ok(Command::Help) => messages::help(),
             Ok(Command::History(function)) => self.history(function.as_ref()).await,
             Ok(Command::Status(query)) => {
+                if let Some(answer) = self.status_at_hand(&query) {
+                    return answer;
+                }
                 let ack = messages::checking(query.function.as_ref().map(|f| f.as_str()));
                 let engine = Arc::clone(self);
-                tokio::spawn(async move { engine.status(cmd, query).await }.in_current_span());
-                ack
+                if self.spawn_work(async move { engine.status(cmd, query).await }) {
+                    ack
+                } else {
+                    messages::busy()
+                }
             }
             Ok(Command::Pause(op) | Command::Resume(op)) => {
+                // Taken before anything is recorded: a busy bot refuses cleanly, changing nothing.
+                let Some(permit) = self.work_permit() else {
+                    return messages::busy();
+                };
                 let request = Request::new(
                     &op,
                     cmd.user.clone(),
@@ -184,7 +270,13 @@ impl Engine {
                 .await;
                 let ack = messages::looking_up(op.function.as_str());
                 let engine = Arc::clone(self);
-                tokio::spawn(async move { engine.prepare(request, op).await }.in_current_span());
+                tokio::spawn(
+                    async move {
+                        engine.prepare(request, op).await;
+                        drop(permit);
+                    }
+                    .in_current_span(),
+                );
                 ack
             }
         }
@@ -285,6 +377,7 @@ impl Engine {
                             r.needs_approval = needs_approval;
                             if needs_approval {
                                 r.approval = Some(Approval {
+                                    posting_since: None,
                                     message_ts: None,
                                     expires_at: 0,
                                     approvers,
@@ -721,6 +814,7 @@ impl Engine {
             .saturating_add(self.policy().approval_timeout.as_secs());
         let patch = Box::new(move |r: &mut Request| {
             let approval = r.approval.get_or_insert(Approval {
+                posting_since: None,
                 message_ts: None,
                 expires_at,
                 approvers: Vec::new(),
@@ -746,11 +840,44 @@ impl Engine {
     /// Posts the approval request in the channel and remembers its `ts`.
     async fn post_approval(&self, request: Request) {
         let message = messages::approval_request(&request, self.policy().approval_timeout);
-        match self
-            .slack
-            .post_message(&request.channel, &message, None)
-            .await
-        {
+        let earlier = request.approval.as_ref().and_then(|a| a.posting_since);
+        let found = match earlier {
+            Some(since) => self
+                .slack
+                .find_posted(&request.channel, None, since.saturating_sub(120), |c| {
+                    c.contains(request.id.as_str()) && c.contains(r#""action_id":"approve""#)
+                })
+                .await
+                .unwrap_or_else(|err| {
+                    tracing::warn!(request = %request.id, error = %err, "could not check for an earlier approval request; posting it");
+                    None
+                }),
+            None => {
+                let now = self.now();
+                let _ = self
+                    .store
+                    .update(
+                        &request.id,
+                        RequestState::AwaitingApproval,
+                        Box::new(move |r: &mut Request| {
+                            if let Some(a) = r.approval.as_mut() {
+                                a.posting_since = Some(now);
+                            }
+                        }),
+                    )
+                    .await;
+                None
+            }
+        };
+        let posted = match found {
+            Some(ts) => Ok(ts),
+            None => {
+                self.slack
+                    .post_message(&request.channel, &message, None)
+                    .await
+            }
+        };
+        match posted {
             Ok(ts) => {
                 let patch = Box::new(move |r: &mut Request| {
                     if let Some(a) = r.approval.as_mut() {
@@ -778,6 +905,10 @@ impl Engine {
                         tracing::error!(request = %request.id, error = %err, "could not record the approval message")
                     }
                 }
+            }
+            Err(err) if err.is_transient() => {
+                // Kept waiting for approval: the sweeper posts it once Slack answers again.
+                tracing::warn!(request = %request.id, error = %err, "could not post the approval request yet; will retry");
             }
             Err(err) => {
                 tracing::warn!(request = %request.id, error = %err, "could not post the approval request");
@@ -875,6 +1006,9 @@ impl Engine {
     /// Also resumes an `Applying` request after a restart without repeating any update.
     async fn run(&self, request: Request) {
         let id = request.id.clone();
+        // Already applying: a process before this one started it, and may have sent updates it
+        // did not get to record. Each mapping's state is read again before anything is sent.
+        let recovering = request.state == RequestState::Applying;
         let request = match request.state {
             RequestState::Confirmed | RequestState::Approved => {
                 let now = self.now();
@@ -891,7 +1025,7 @@ impl Engine {
             RequestState::Applying => request,
             _ => return,
         };
-        let resuming = !request.updated.is_empty() || !request.results.is_empty();
+        let resuming = recovering || !request.updated.is_empty() || !request.results.is_empty();
         if request.action == command::Action::Resume && request.scheduled_by.is_none() && !resuming
         {
             self.cancel_schedules(&request).await;
@@ -926,37 +1060,33 @@ impl Engine {
                     Box::new(move |r: &mut Request| r.results = stored),
                 )
                 .await;
-            for (result, planned) in results.iter().zip(&request.mappings) {
-                let kind = match result.outcome {
-                    Outcome::Settled | Outcome::AlreadyThere => AuditKind::Settled,
-                    Outcome::TimedOut => AuditKind::TimedOut,
-                    Outcome::Failed(_) => AuditKind::Failed,
-                };
-                self.audit(kind, &request, None, |e| {
-                    e.mapping = Some(result.mapping.uuid.clone());
-                    e.source = Some(result.mapping.short_name());
-                    e.before = Some(planned.state.clone());
-                    e.after = Some(result.mapping.state.clone());
-                    e.detail = match &result.outcome {
-                        Outcome::AlreadyThere => Some("already in that state; left as is".into()),
-                        Outcome::TimedOut => Some(format!(
-                            "not settled; StateTransitionReason: {}",
-                            result
-                                .mapping
-                                .state_transition_reason
-                                .as_deref()
-                                .unwrap_or("none")
-                        )),
-                        Outcome::Failed(err) => Some(err.to_string()),
-                        Outcome::Settled => None,
-                    };
-                })
-                .await;
-            }
         }
+        self.complete_audit(&request, &results).await;
         // When it settled: reminders and a timed resume count from here (read before anything slow).
         let now = self.now();
-        let follow_up_ts = self.deliver_follow_up(&request, &results, took).await;
+        let mut request = request;
+        let in_doubt = request.follow_up_sending.is_some();
+        if !in_doubt {
+            // Recorded before posting: a process that takes over after a crash looks in Slack first.
+            request.follow_up_sending = Some(now);
+            let _ = self
+                .store
+                .update(
+                    &id,
+                    RequestState::Applying,
+                    Box::new(move |r: &mut Request| r.follow_up_sending = Some(now)),
+                )
+                .await;
+        }
+        let delivery = self
+            .deliver_follow_up(&request, &results, took, in_doubt)
+            .await;
+        let owed = delivery.is_none().then(|| OwedFollowUp {
+            took_secs: took.as_secs(),
+            attempts: 1,
+            retry_at: OwedFollowUp::next_try(now, 1),
+        });
+        let follow_up_ts = delivery.flatten();
         if let Some(approver) = request.approval.as_ref().and_then(|a| a.decided_by.clone()) {
             self.update_approval_message(
                 &request,
@@ -999,6 +1129,7 @@ impl Engine {
         let patch = Box::new(move |r: &mut Request| {
             r.finished_at = Some(now);
             r.watch = watch;
+            r.follow_up_owed = owed;
             if follow_up_ts.is_some() {
                 r.follow_up_ts = follow_up_ts;
             }
@@ -1009,6 +1140,98 @@ impl Engine {
             .await
         {
             tracing::error!(request = %id, error = %err, "could not record the result");
+        }
+    }
+
+    /// Makes the audit trail whole for a finished request: one `applied` event per update sent
+    /// and one outcome event per mapping. Events a crash kept from being written are added now
+    /// (marked as recorded after a restart); events already there are not repeated.
+    async fn complete_audit(&self, request: &Request, results: &[MappingResult]) {
+        let query = AuditQuery {
+            function: Some(request.function_name()),
+            since: Some(request.created_at),
+            limit: None,
+        };
+        let existing: Vec<AuditEvent> = match self.store.audit(&query).await {
+            Ok(events) => events
+                .into_iter()
+                .filter(|e| e.request.as_ref() == Some(&request.id))
+                .collect(),
+            Err(err) => {
+                tracing::error!(request = %request.id, error = %err, "could not read the audit trail");
+                return;
+            }
+        };
+        let has = |kind: AuditKind, uuid: &crate::ids::MappingUuid| {
+            existing
+                .iter()
+                .any(|e| e.kind == kind && e.mapping.as_ref() == Some(uuid))
+        };
+        let updated = match self.store.get(&request.id).await {
+            Ok(Some(stored)) => stored.updated,
+            _ => request.updated.clone(),
+        };
+        let has_step = |kind: AuditKind| existing.iter().any(|e| e.kind == kind);
+        if let Some(by) = request.confirmed_by.as_ref()
+            && !has_step(AuditKind::Confirmed)
+        {
+            self.audit(AuditKind::Confirmed, request, Some(by), |e| {
+                e.detail = Some("recorded after a restart".into())
+            })
+            .await;
+        }
+        if let Some(by) = request
+            .approval
+            .as_ref()
+            .and_then(|a| a.decided_by.as_ref())
+            && !has_step(AuditKind::Approved)
+        {
+            self.audit(AuditKind::Approved, request, Some(by), |e| {
+                e.detail = Some("recorded after a restart".into())
+            })
+            .await;
+        }
+        for planned in &request.mappings {
+            if updated.contains(&planned.uuid) && !has(AuditKind::Applied, &planned.uuid) {
+                self.audit(AuditKind::Applied, request, None, |e| {
+                    e.mapping = Some(planned.uuid.clone());
+                    e.source = Some(planned.short_name());
+                    e.before = Some(planned.state.clone());
+                    e.after = Some(apply::transitional_state(request.target_enabled()).to_owned());
+                    e.detail = Some("recorded after a restart".into());
+                })
+                .await;
+            }
+        }
+        for (result, planned) in results.iter().zip(&request.mappings) {
+            let kind = match result.outcome {
+                Outcome::Settled | Outcome::AlreadyThere => AuditKind::Settled,
+                Outcome::TimedOut => AuditKind::TimedOut,
+                Outcome::Failed(_) => AuditKind::Failed,
+            };
+            if has(kind, &result.mapping.uuid) {
+                continue;
+            }
+            self.audit(kind, request, None, |e| {
+                e.mapping = Some(result.mapping.uuid.clone());
+                e.source = Some(result.mapping.short_name());
+                e.before = Some(planned.state.clone());
+                e.after = Some(result.mapping.state.clone());
+                e.detail = match &result.outcome {
+                    Outcome::AlreadyThere => Some("already in that state; left as is".into()),
+                    Outcome::TimedOut => Some(format!(
+                        "not settled; StateTransitionReason: {}",
+                        result
+                            .mapping
+                            .state_transition_reason
+                            .as_deref()
+                            .unwrap_or("none")
+                    )),
+                    Outcome::Failed(err) => Some(err.to_string()),
+                    Outcome::Settled => None,
+                };
+            })
+            .await;
         }
     }
 
@@ -1032,7 +1255,8 @@ impl Engine {
                 continue;
             }
             let current = if resuming {
-                match client.get(&planned.uuid).await {
+                match crate::lambda::with_retries(&policy.retry, || client.get(&planned.uuid)).await
+                {
                     Ok(m) => m,
                     Err(err) => {
                         steps.push(Step::Failed(planned.clone(), err));
@@ -1044,6 +1268,23 @@ impl Engine {
             };
             let sends_update = current.state != apply::target_state(enabled)
                 && current.state != apply::transitional_state(enabled);
+            if resuming && !sends_update && current.state != planned.state {
+                // Already on its way although no update was recorded: ours, sent just before a
+                // crash. Recorded now, so it is waited for and audited once.
+                let uuid = planned.uuid.clone();
+                let _ = self
+                    .store
+                    .update(
+                        &request.id,
+                        RequestState::Applying,
+                        Box::new(move |r: &mut Request| {
+                            if !r.updated.contains(&uuid) {
+                                r.updated.push(uuid)
+                            }
+                        }),
+                    )
+                    .await;
+            }
             let step = apply::update_one(&client, &current, enabled, policy, deadline).await;
             if let (true, Step::Pending(after)) = (sends_update, &step) {
                 let uuid = planned.uuid.clone();
@@ -1069,13 +1310,17 @@ impl Engine {
     }
 
     /// Posts the follow-up in the channel (in the approval request's thread when there was one),
-    /// falling back to the command's `response_url`.
+    /// falling back to the command's `response_url`. `Some(ts)` when delivered (`ts` of the
+    /// channel message or thread, if any); `None` when it could not be delivered now.
+    /// When an earlier delivery may have landed (`in_doubt`: `follow_up_sending` was set by an
+    /// earlier attempt), looks for it in the channel first, so the follow-up is posted once.
     async fn deliver_follow_up(
         &self,
         request: &Request,
         results: &[MappingResult],
         took: Duration,
-    ) -> Option<String> {
+        in_doubt: bool,
+    ) -> Option<Option<String>> {
         let follow_up = messages::follow_up(request, results, took);
         // In the approval request's thread, or (a scheduled resume) in its pause's follow-up thread.
         let thread = request
@@ -1083,22 +1328,94 @@ impl Engine {
             .as_ref()
             .and_then(|a| a.message_ts.as_deref())
             .or(request.follow_up_ts.as_deref());
+        let settled_thread = |ts: String| Some(Some(thread.map(str::to_owned).unwrap_or(ts)));
+        if let Some(since) = request.follow_up_sending.filter(|_| in_doubt) {
+            match self
+                .slack
+                .find_posted(&request.channel, thread, since.saturating_sub(120), |c| {
+                    // The follow-up names the request and, unlike the approval request, has no buttons.
+                    c.contains(request.id.as_str()) && !c.contains(r#""action_id""#)
+                })
+                .await
+            {
+                Ok(Some(ts)) => {
+                    tracing::info!(request = %request.id, "the follow-up was already posted; not posting it again");
+                    return settled_thread(ts);
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(request = %request.id, error = %err, "could not check for an earlier follow-up; posting it")
+                }
+            }
+        }
         match self
             .slack
             .post_message(&request.channel, &follow_up, thread)
             .await
         {
-            Ok(ts) => Some(thread.map(str::to_owned).unwrap_or(ts)),
+            Ok(ts) => settled_thread(ts),
             Err(err) => {
                 tracing::warn!(request = %request.id, error = %err, "channel post failed; answering through response_url");
-                if let Err(err) = self
+                match self
                     .slack
                     .respond(&request.response_url, &follow_up, Respond::InChannel)
                     .await
                 {
-                    tracing::error!(request = %request.id, error = %err, "could not deliver the follow-up");
+                    Ok(()) => Some(None),
+                    Err(err) => {
+                        tracing::error!(request = %request.id, error = %err, "could not deliver the follow-up; it is kept and retried");
+                        None
+                    }
                 }
-                None
+            }
+        }
+    }
+
+    /// Retries the follow-ups that could not be delivered (the sweeper calls this; it survives restarts).
+    async fn redeliver_follow_ups(&self, now: u64) {
+        let Ok(owed) = self.store.owed_follow_ups().await else {
+            return;
+        };
+        for request in owed {
+            let Some(debt) = request.follow_up_owed.clone() else {
+                continue;
+            };
+            if debt.retry_at > now {
+                continue;
+            }
+            let results = request.results.clone();
+            let delivery = self
+                .deliver_follow_up(
+                    &request,
+                    &results,
+                    Duration::from_secs(debt.took_secs),
+                    request.follow_up_sending.is_some(),
+                )
+                .await;
+            let state = request.state;
+            let patch: Patch = match delivery {
+                Some(ts) => {
+                    tracing::info!(request = %request.id, attempts = debt.attempts + 1, "owed follow-up delivered");
+                    Box::new(move |r: &mut Request| {
+                        r.follow_up_owed = None;
+                        if ts.is_some() {
+                            r.follow_up_ts = ts;
+                        }
+                    })
+                }
+                None => {
+                    let attempts = debt.attempts + 1;
+                    Box::new(move |r: &mut Request| {
+                        r.follow_up_owed = Some(OwedFollowUp {
+                            took_secs: debt.took_secs,
+                            attempts,
+                            retry_at: OwedFollowUp::next_try(now, attempts),
+                        })
+                    })
+                }
+            };
+            if let Err(err) = self.store.update(&request.id, state, patch).await {
+                tracing::error!(request = %request.id, error = %err, "could not record a follow-up delivery");
             }
         }
     }
@@ -1499,6 +1816,7 @@ impl Engine {
     /// posts due reminders, and (every `drift_interval`) checks paused mappings for drift.
     pub async fn sweep(self: &Arc<Self>) {
         let now = self.now();
+        self.replays.prune(now);
         if let Ok(unfinished) = self.store.unfinished().await {
             for request in unfinished {
                 match request.state {
@@ -1524,6 +1842,15 @@ impl Engine {
                         )
                         .await;
                     }
+                    RequestState::AwaitingApproval
+                        if request.approval.as_ref().is_some_and(|a| {
+                            // Not while a first post may still be retrying.
+                            a.message_ts.is_none()
+                                && a.posting_since.is_none_or(|t| now.saturating_sub(t) >= 60)
+                        }) =>
+                    {
+                        self.post_approval(request).await
+                    }
                     RequestState::Confirmed if request.not_before.is_some_and(|t| t <= now) => {
                         let engine = Arc::clone(self);
                         tokio::spawn(async move { engine.advance(request).await });
@@ -1532,6 +1859,7 @@ impl Engine {
                 }
             }
         }
+        self.redeliver_follow_ups(now).await;
         let Ok(watched) = self.store.watched().await else {
             return;
         };
@@ -1569,37 +1897,34 @@ impl Engine {
 
     // ----- status and history -----------------------------------------------------------
 
+    /// `/lambda status <function>` answered in the ack, when a listing of the function made
+    /// in the last [`STATUS_SHARED_FOR`] is at hand.
+    fn status_at_hand(&self, query: &StatusQuery) -> Option<Message> {
+        let function = query.function.as_ref()?;
+        let client = self.client_for(function, query.region.as_ref());
+        let listing = client.recent_listing(function.as_str(), self.settings.status_shared_for)?;
+        let resolution = match listing.as_ref() {
+            Ok(all) => Ok(resolve::choose(all.clone(), query.source.as_ref())),
+            Err(err) => Err(err.clone()),
+        };
+        Some(status_message(&client, query, function, resolution))
+    }
+
     /// `/lambda status …`.
     async fn status(self: Arc<Self>, cmd: SlashCommand, query: StatusQuery) {
         let message = match &query.function {
             None => self.overview().await,
             Some(function) => {
                 let client = self.client_for(function, query.region.as_ref());
-                match resolve::resolve(
+                let resolution = resolve::resolve_shared(
                     &client,
                     function,
                     query.source.as_ref(),
                     &self.settings.settle.retry,
+                    self.settings.status_shared_for,
                 )
-                .await
-                {
-                    Ok(Resolution::Found(mappings)) => {
-                        messages::status(function.as_str(), client.region(), &mappings)
-                    }
-                    Ok(Resolution::NoMappings) => {
-                        messages::no_mappings(function.as_str(), client.region())
-                    }
-                    Ok(Resolution::NoMatch { available }) => messages::no_match(
-                        function.as_str(),
-                        query
-                            .source
-                            .as_ref()
-                            .map(|s| s.as_str())
-                            .unwrap_or_default(),
-                        &available,
-                    ),
-                    Err(err) => messages::lookup_failed(function.as_str(), &err),
-                }
+                .await;
+                status_message(&client, &query, function, resolution)
             }
         };
         self.tell_requester(&cmd.response_url, &cmd.channel, &cmd.user, &message)
@@ -1761,6 +2086,34 @@ impl Engine {
 }
 
 /// Rebuilds the operation a stored request was made from.
+/// Default for [`Settings::status_shared_for`].
+pub const STATUS_SHARED_FOR: Duration = Duration::from_secs(2);
+
+/// The answer to `/lambda status <function>` for a resolution.
+fn status_message(
+    client: &LambdaClient,
+    query: &StatusQuery,
+    function: &FunctionRef,
+    resolution: Result<Resolution, crate::lambda::LambdaError>,
+) -> Message {
+    match resolution {
+        Ok(Resolution::Found(mappings)) => {
+            messages::status(function.as_str(), client.region(), &mappings)
+        }
+        Ok(Resolution::NoMappings) => messages::no_mappings(function.as_str(), client.region()),
+        Ok(Resolution::NoMatch { available }) => messages::no_match(
+            function.as_str(),
+            query
+                .source
+                .as_ref()
+                .map(|s| s.as_str())
+                .unwrap_or_default(),
+            &available,
+        ),
+        Err(err) => messages::lookup_failed(function.as_str(), &err),
+    }
+}
+
 fn operation_of(request: &Request) -> Option<Operation> {
     Some(Operation {
         action: request.action,

@@ -181,6 +181,32 @@ pub struct Request {
     /// While the mappings this pause paused stay paused: reminders and drift checks.
     #[serde(default)]
     pub watch: Option<Watch>,
+    /// When a delivery of the follow-up began (unix seconds). A process that finds it set looks
+    /// in Slack for the follow-up before posting it again, so a crash mid-delivery posts no twin.
+    #[serde(default)]
+    pub follow_up_sending: Option<u64>,
+    /// The follow-up could not be delivered yet: the sweeper keeps trying, after restarts too.
+    #[serde(default)]
+    pub follow_up_owed: Option<OwedFollowUp>,
+}
+
+/// A follow-up still to be delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwedFollowUp {
+    /// How long the request took (the follow-up says it).
+    pub took_secs: u64,
+    /// Deliveries tried so far.
+    pub attempts: u32,
+    /// Unix seconds of the next try.
+    pub retry_at: u64,
+}
+
+impl OwedFollowUp {
+    /// The next try after `attempts` failures: 1, 2, 4 … minutes, then hourly; never given up.
+    pub fn next_try(now: u64, attempts: u32) -> u64 {
+        let minutes = 1u64 << attempts.saturating_sub(1).min(6);
+        now.saturating_add(minutes.min(60) * 60)
+    }
 }
 
 /// What the bot keeps watching after a pause settled.
@@ -240,6 +266,10 @@ pub struct Approval {
     pub approvers: Vec<String>,
     pub decided_by: Option<UserId>,
     pub decided_at: Option<u64>,
+    /// When a post of the approval request began (unix seconds): a later attempt looks in the
+    /// channel for it first, so a crash mid-post leaves no twin.
+    #[serde(default)]
+    pub posting_since: Option<u64>,
 }
 
 impl Request {
@@ -284,6 +314,8 @@ impl Request {
             not_before: None,
             scheduled_by: None,
             follow_up_ts: None,
+            follow_up_sending: None,
+            follow_up_owed: None,
             watch: None,
         }
     }
@@ -569,6 +601,7 @@ mod tests {
         let mut r = request();
         r.state = RequestState::AwaitingApproval;
         r.approval = Some(Approval {
+            posting_since: None,
             message_ts: Some("1.2".into()),
             expires_at: 5_000,
             approvers: vec!["U2".into()],

@@ -1,6 +1,7 @@
 //! Scenario tests: stories through the real router, with signed requests, wiremock as Slack and the simulator as Lambda.
 
 mod approvals;
+mod chaos;
 mod edge;
 mod faults;
 mod horizons;

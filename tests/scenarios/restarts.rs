@@ -11,6 +11,14 @@ fn file_options(db: &TempDb) -> Options {
     options
 }
 
+/// No policy file (everyone may pause and resume), on a database file.
+fn open_options(db: &TempDb) -> Options {
+    Options {
+        db: db.url(),
+        ..Options::default()
+    }
+}
+
 #[tokio::test]
 async fn a_pending_confirmation_survives_a_restart() {
     let db = TempDb::new();
@@ -115,8 +123,7 @@ async fn a_restart_during_the_settle_wait_resumes_it_without_updating_again() {
         "the restart did not update again"
     );
     assert_eq!(w.state(&uuid), "Disabled");
-    // And the finished request stays finished across another restart. (A kill between the
-    // follow-up's post and the final transition would post it again: at-least-once delivery.)
+    // And the finished request stays finished across another restart.
     w.idle().await;
     w.restart().await;
     w.finish().await;
@@ -192,5 +199,102 @@ async fn the_audit_trail_is_exported_as_csv_and_json_lines() {
         "only the header"
     );
     assert_eq!(export("jsonl", &["--function", "billing-fn"]), "");
+    w.finish().await;
+}
+
+#[tokio::test]
+async fn a_kill_after_slack_took_the_follow_up_does_not_post_it_twice() {
+    let db = TempDb::new();
+    let mut w = World::with(open_options(&db)).await;
+    let uuid = w
+        .sim
+        .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), true);
+    let (_, id) = w.prompt(ALICE, "pause orders-fn").await;
+    // Slack takes the post at once but answers late: the bot is killed before it hears back.
+    w.slow_channel_posts(Duration::from_secs(30)).await;
+    w.click(ALICE, "confirm", &id).await;
+    w.next("response_url").await;
+    let follow_up = w.next("chat.postMessage").await;
+    assert!(follow_up.text().contains("*Disabled*"));
+    w.kill();
+    w.restart().await;
+    w.idle().await;
+    let request = w.request(&id).await;
+    assert_eq!(request.state, lambda_pause::workflow::RequestState::Settled);
+    assert_eq!(
+        request.follow_up_ts.as_deref(),
+        Some("1733230001.000100"),
+        "the follow-up found in the channel is the one recorded"
+    );
+    assert_eq!(w.sim.update_count(&uuid), 1);
+    // finish(): no second follow-up was posted.
+    w.finish().await;
+}
+
+#[tokio::test]
+async fn a_follow_up_slack_refused_is_kept_and_delivered_later_even_after_a_restart() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let db = TempDb::new();
+    let mut w = World::with(open_options(&db)).await;
+    let uuid = w
+        .sim
+        .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), true);
+    let (_, id) = w.prompt(ALICE, "pause orders-fn").await;
+    // Slack is down for the follow-up: the channel post and the command's response_url both fail
+    // (each call is tried 3 times).
+    let command_url = w.last_response_url();
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(ResponseTemplate::new(503))
+        .with_priority(1)
+        .up_to_n_times(3)
+        .mount(&w.slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(
+            command_url
+                .strip_prefix(&w.slack.uri())
+                .expect("on the fake")
+                .to_owned(),
+        ))
+        .respond_with(ResponseTemplate::new(500))
+        .with_priority(1)
+        .up_to_n_times(3)
+        .mount(&w.slack)
+        .await;
+    w.click(ALICE, "confirm", &id).await;
+    w.next("response_url").await;
+    for _ in 0..3 {
+        w.next("chat.postMessage").await;
+    }
+    for _ in 0..3 {
+        w.next("response_url").await;
+    }
+    w.idle().await;
+    let request = w.request(&id).await;
+    assert_eq!(request.state, lambda_pause::workflow::RequestState::Settled);
+    assert_eq!(w.state(&uuid), "Disabled");
+    let owed = request.follow_up_owed.expect("the follow-up is owed");
+    assert_eq!(owed.attempts, 1);
+
+    // Not yet due: a sweep leaves it.
+    w.sweep().await;
+    // A restart later, Slack is back and the retry is due: delivered exactly once.
+    w.restart().await;
+    w.clock.advance(Duration::from_secs(61));
+    w.sweep().await;
+    let late = w.next("chat.postMessage").await;
+    assert!(
+        late.text()
+            .contains("`orders-fn` is paused — requested by <@U0ALICE>"),
+        "{}",
+        late.text()
+    );
+    let request = w.request(&id).await;
+    assert!(request.follow_up_owed.is_none());
+    assert_eq!(request.follow_up_ts.as_deref(), Some("1733230001.000100"));
+    w.clock.advance(Duration::from_secs(3600));
+    w.sweep().await;
     w.finish().await;
 }

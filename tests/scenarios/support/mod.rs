@@ -91,6 +91,8 @@ impl Drop for TempDb {
 }
 
 pub struct World {
+    /// The bot's posts as the Slack fake keeps them (what `conversations.history` shows).
+    pub channel: Channel,
     pub sim: Simulator,
     pub slack: MockServer,
     pub sender: SlackSender,
@@ -127,8 +129,9 @@ impl World {
         .await
         .expect("simulator starts");
         let slack = MockServer::start().await;
-        mount_slack_defaults(&slack).await;
+        let channel = mount_slack_defaults(&slack).await;
         let mut world = World {
+            channel,
             sim,
             slack,
             sender: SlackSender::new("http://127.0.0.1:9", SigningSecret::new(SECRET)),
@@ -248,6 +251,54 @@ impl World {
             .spawn(async move { engine.sweep().await })
             .await
             .expect("sweep");
+    }
+
+    /// A request as the store has it now.
+    pub async fn request(&self, id: &str) -> lambda_pause::workflow::Request {
+        let engine = Arc::clone(self.engine.as_ref().expect("running"));
+        let id = lambda_pause::ids::RequestId::parse(id).expect("a request id");
+        engine
+            .store()
+            .get(&id)
+            .await
+            .expect("store")
+            .expect("the request exists")
+    }
+
+    /// Every request in the store, newest first.
+    pub async fn requests(&self) -> Vec<lambda_pause::workflow::Request> {
+        let engine = Arc::clone(self.engine.as_ref().expect("running"));
+        engine.store().recent(10_000).await.expect("store")
+    }
+
+    /// The whole audit trail, oldest first.
+    pub async fn audit_trail(&self) -> Vec<lambda_pause::audit::AuditEvent> {
+        let engine = Arc::clone(self.engine.as_ref().expect("running"));
+        engine
+            .store()
+            .audit(&lambda_pause::audit::AuditQuery::default())
+            .await
+            .expect("store")
+    }
+
+    /// The `response_url` of the last command or click sent.
+    pub fn last_response_url(&self) -> String {
+        format!("{}/respond/{}", self.slack.uri(), self.seq)
+    }
+
+    /// From now on the Slack fake answers `chat.postMessage` only after `delay` (the post
+    /// itself lands at once): a window in which to kill the bot after Slack took a message.
+    pub async fn slow_channel_posts(&self, delay: Duration) {
+        Mock::given(method("POST"))
+            .and(path("/api/chat.postMessage"))
+            .respond_with(PostMessage {
+                channel: self.channel.clone(),
+                ts: "1733230001.000100",
+                delay: Some(delay),
+            })
+            .with_priority(1)
+            .mount(&self.slack)
+            .await;
     }
 
     /// A fresh `response_url` on the Slack fake.
@@ -449,14 +500,78 @@ fn assert_message_shape(sent: &Sent) {
     }
 }
 
+/// What the Slack fake keeps of the bot's channel posts, so `conversations.history` and
+/// `conversations.replies` can show them back (the bot looks before re-posting after a crash).
+#[derive(Clone, Default)]
+pub struct Channel(pub Arc<std::sync::Mutex<Vec<Value>>>);
+
+/// `chat.postMessage`: keeps the message and answers with its `ts`.
+pub struct PostMessage {
+    pub channel: Channel,
+    pub ts: &'static str,
+    pub delay: Option<Duration>,
+}
+
+impl wiremock::Respond for PostMessage {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let mut message: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        message["ts"] = json!(self.ts);
+        message["bot_id"] = json!("B0LAMBDAPAUSE");
+        message["type"] = json!("message");
+        self.channel.0.lock().unwrap().push(message);
+        let answer = ResponseTemplate::new(200).set_body_json(
+            json!({"ok": true, "channel": CHANNEL, "ts": self.ts, "message": {"ts": self.ts, "text": ""}}),
+        );
+        match self.delay {
+            Some(delay) => answer.set_delay(delay),
+            None => answer,
+        }
+    }
+}
+
+/// `conversations.history` (top-level posts) and `conversations.replies` (a thread's posts).
+struct History {
+    channel: Channel,
+}
+
+impl wiremock::Respond for History {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let thread = request
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "ts")
+            .map(|(_, v)| v.into_owned());
+        let messages: Vec<Value> = self
+            .channel
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m["thread_ts"].as_str().map(str::to_owned) == thread)
+            .cloned()
+            .collect();
+        ResponseTemplate::new(200).set_body_json(json!({"ok": true, "messages": messages}))
+    }
+}
+
 /// Slack's answers to the Web API methods we use, and to `response_url` posts.
-pub async fn mount_slack_defaults(slack: &MockServer) {
+pub async fn mount_slack_defaults(slack: &MockServer) -> Channel {
     let ts = "1733230001.000100";
+    let channel = Channel::default();
     Mock::given(method("POST"))
         .and(path("/api/chat.postMessage"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"ok": true, "channel": CHANNEL, "ts": ts, "message": {"ts": ts, "text": ""}}),
-        ))
+        .respond_with(PostMessage {
+            channel: channel.clone(),
+            ts,
+            delay: None,
+        })
+        .mount(slack)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/api/conversations\\.(history|replies)$"))
+        .respond_with(History {
+            channel: channel.clone(),
+        })
         .mount(slack)
         .await;
     Mock::given(method("POST"))
@@ -478,6 +593,7 @@ pub async fn mount_slack_defaults(slack: &MockServer) {
         .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
         .mount(slack)
         .await;
+    channel
 }
 
 impl World {
