@@ -13,8 +13,8 @@ express:
   * the slash command `/lambda` exists and its url ends with /slack/commands;
   * interactivity is enabled and its request_url ends with /slack/interactions;
   * both URLs are https:// on the same host (one server answers both);
-  * the bot scopes are exactly commands, chat:write, chat:write.public,
-    usergroups:read (no more, no fewer, no duplicates);
+  * the bot scopes are exactly commands, chat:write, chat:write.public, usergroups:read,
+    channels:history, groups:history (no more, no fewer, no duplicates);
   * socket mode is off (the server is reached over HTTP, not a websocket);
   * display_information.background_color is #rgb or #rrggbb (Slack's schema
     states this with a non-standard "regex" keyword that validators ignore).
@@ -40,7 +40,14 @@ SCHEMA = HERE / "schema" / "manifest.schema.1.0.0.json"
 COMMAND = "/lambda"
 COMMANDS_PATH = "/slack/commands"
 INTERACTIONS_PATH = "/slack/interactions"
-BOT_SCOPES = ["commands", "chat:write", "chat:write.public", "usergroups:read"]
+BOT_SCOPES = [
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "usergroups:read",
+    "channels:history",
+    "groups:history",
+]
 COLOUR = re.compile(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$")
 
 
