@@ -258,6 +258,17 @@ impl LambdaClient {
         listing
     }
 
+    /// Drops the shared listing of `function` (after the bot changed one of its mappings, so the
+    /// next status shows the change).
+    pub fn forget_listing(&self, function: &str) {
+        let key = self.listing_key(function);
+        self.listings
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+    }
+
     /// Counts the caller as polling `function` (until the guard is dropped), so concurrent
     /// settle loops know to share one listing instead of reading mappings one by one.
     pub fn settling(&self, function: &str) -> SettlingGuard {

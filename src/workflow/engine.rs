@@ -1306,7 +1306,11 @@ impl Engine {
             }
             steps.push(step);
         }
-        apply::settle(&client, steps, enabled, policy, deadline).await
+        let results = apply::settle(&client, steps, enabled, policy, deadline).await;
+        // Statuses asked from now on show the new states.
+        client.forget_listing(&request.function);
+        client.forget_listing(&request.function_name());
+        results
     }
 
     /// Posts the follow-up in the channel (in the approval request's thread when there was one),

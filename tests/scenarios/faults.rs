@@ -371,3 +371,41 @@ async fn an_expired_response_url_is_replaced_by_an_ephemeral_message() {
     );
     w.finish().await;
 }
+
+#[tokio::test]
+async fn a_full_work_queue_refuses_new_commands_and_changes_nothing() {
+    let mut settings = fast_settings();
+    settings.max_queued_work = 1;
+    let mut w = World::with_settings(settings).await;
+    w.sim
+        .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), true);
+    // Slack is slow to take the first prompt, so its task holds the only place in the queue.
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path_regex("^/respond/[0-9]+$"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(1)))
+        .with_priority(1)
+        .up_to_n_times(1)
+        .mount(&w.slack)
+        .await;
+    let ack = w.ack(ALICE, "pause orders-fn").await;
+    assert!(ack.contains("Looking up"), "{ack}");
+    for text in ["pause orders-fn", "status orders-fn"] {
+        let busy = w.ack(BOB, text).await;
+        assert!(
+            busy.contains("too busy to take this right now and nothing was changed"),
+            "{busy}"
+        );
+    }
+    assert!(
+        w.next("response_url")
+            .await
+            .button_value("confirm")
+            .is_some()
+    );
+    assert_eq!(
+        w.requests().await.len(),
+        1,
+        "the refused pause was not recorded"
+    );
+    w.finish().await;
+}

@@ -103,3 +103,111 @@ async fn hostile_bodies_never_cause_a_5xx_or_an_effect() {
     assert_eq!(w.state(&uuid), "Disabled");
     w.finish().await;
 }
+
+/// As a new user might try it: thousands of unsigned, forged, replayed, malformed and oversized
+/// requests, many at once; then a normal pause still works and nothing else happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_bad_requests_then_a_normal_pause_works() {
+    use lambda_pause::secrets::SigningSecret;
+    let mut w = World::start().await;
+    let uuid = w
+        .sim
+        .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), true);
+    let pause = lambda_pause::demo::SlackSender::command_form(
+        ALICE,
+        CHANNEL,
+        "pause orders-fn",
+        &w.response_url(),
+    );
+    // One real, signed pause command, then replayed 500 times.
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let signature = lambda_pause::slack::verify::sign(&SigningSecret::new(SECRET), &ts, &pause);
+    let replay_headers = vec![
+        ("x-slack-request-timestamp", ts.clone()),
+        ("x-slack-signature", signature.clone()),
+    ];
+    let first = w
+        .sender
+        .post_raw("/slack/commands", pause.clone(), &replay_headers)
+        .await
+        .unwrap();
+    assert_eq!(first.status, 200);
+    let forger = lambda_pause::demo::SlackSender::new(w.base.clone(), SigningSecret::new("wrong"));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..2_000usize {
+        let sender = w.sender.clone();
+        let forger = forger.clone();
+        let pause = pause.clone();
+        let replay_headers = replay_headers.clone();
+        tasks.spawn(async move {
+            let (kind, reply) = match i % 5 {
+                0 => (
+                    "replayed",
+                    sender
+                        .post_raw("/slack/commands", pause, &replay_headers)
+                        .await,
+                ),
+                1 => (
+                    "unsigned",
+                    sender.post_raw("/slack/commands", pause, &[]).await,
+                ),
+                2 => (
+                    "forged",
+                    forger.post_signed("/slack/interactions", pause).await,
+                ),
+                3 => (
+                    "malformed",
+                    sender
+                        .post_signed(
+                            "/slack/interactions",
+                            format!("payload=%7B%22type%22%3A{i}").into_bytes(),
+                        )
+                        .await,
+                ),
+                _ => (
+                    "oversized",
+                    sender
+                        .post_signed("/slack/commands", vec![b'a'; 64 * 1024])
+                        .await,
+                ),
+            };
+            (kind, reply.map(|r| r.status))
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let (kind, status) = done.unwrap();
+        let status = match status {
+            Ok(status) => status,
+            // The server answers 413 before reading a too-large body and may close the
+            // connection while the client is still sending it.
+            Err(_) if kind == "oversized" => 413,
+            Err(err) => panic!("{kind}: the server did not answer: {err}"),
+        };
+        let expected: &[u16] = match kind {
+            "replayed" | "unsigned" | "forged" => &[401],
+            "malformed" => &[400],
+            _ => &[413],
+        };
+        assert!(expected.contains(&status), "{kind} → {status}");
+    }
+    // Only the first delivery of the pause did anything: its prompt.
+    let prompt = w.next("response_url").await;
+    let id = prompt.button_value("confirm").expect("a prompt");
+    assert_eq!(w.requests().await.len(), 1);
+    assert_eq!(w.sim.update_count(&uuid), 0);
+    // And a normal confirm still works.
+    w.click(ALICE, "confirm", &id).await;
+    w.next("response_url").await;
+    assert!(
+        w.next("chat.postMessage")
+            .await
+            .text()
+            .contains("*Disabled*")
+    );
+    assert_eq!(w.state(&uuid), "Disabled");
+    w.finish().await;
+}

@@ -9,6 +9,7 @@ mod hostile;
 mod moto;
 mod process;
 mod restarts;
+mod sharing;
 mod stories;
 mod support;
 mod terminal;

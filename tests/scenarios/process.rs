@@ -347,3 +347,150 @@ async fn a_full_pause_logs_json_with_request_ids_and_no_secret() {
         "the engine's work carries the request's id"
     );
 }
+
+/// Starts `serve` and returns it with the address it printed.
+async fn spawn_serve(cmd: &mut Command) -> (std::process::Child, String) {
+    let mut child = cmd.spawn().expect("the binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .to_owned();
+    (child, addr)
+}
+
+#[tokio::test]
+async fn sigkill_mid_settle_then_a_restart_posts_exactly_one_follow_up() {
+    let sim = Simulator::start(SimConfig {
+        transition_time: std::time::Duration::from_millis(50),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let uuid = sim.add_mapping("orders-fn", &sim.kinesis_arn("orders"), true);
+    let slack = wiremock::MockServer::start().await;
+    crate::support::mount_slack_defaults(&slack).await;
+    let db = crate::support::TempDb::new();
+    let serve = |sim: &Simulator| {
+        let mut cmd = serve_command(&sim.endpoint_url());
+        cmd.env("SLACK_API_URL", format!("{}/api/", slack.uri()))
+            .env("LAMBDA_PAUSE_DB", db.url())
+            .env("LAMBDA_PAUSE_LOG_FORMAT", "text");
+        cmd
+    };
+    let (mut first, addr) = spawn_serve(&mut serve(&sim)).await;
+    let sender = lambda_pause::demo::SlackSender::new(
+        format!("http://{addr}"),
+        lambda_pause::secrets::SigningSecret::new("new-secret"),
+    );
+    let posts = |route: &'static str| {
+        let slack = &slack;
+        async move {
+            slack
+                .received_requests()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| r.url.path().contains(route))
+                .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).unwrap_or_default())
+                .collect::<Vec<_>>()
+        }
+    };
+    sender
+        .command(
+            "U0ALICE",
+            "C0INCIDENT",
+            "pause orders-fn",
+            &format!("{}/respond/1", slack.uri()),
+        )
+        .await
+        .unwrap();
+    let mut prompt = Vec::new();
+    for _ in 0..500 {
+        prompt = posts("/respond/1").await;
+        if !prompt.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let id = prompt[0]["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|b| {
+            b["elements"]
+                .as_array()?
+                .iter()
+                .find(|e| e["action_id"] == "confirm")
+                .and_then(|e| e["value"].as_str())
+                .map(str::to_owned)
+        })
+        .unwrap();
+    // The mapping stays `Disabling` until we say: the bot is mid-settle when it is killed.
+    sim.set_stuck(&uuid, true);
+    sender
+        .click(
+            "U0ALICE",
+            "C0INCIDENT",
+            "confirm",
+            &id,
+            &format!("{}/respond/2", slack.uri()),
+        )
+        .await
+        .unwrap();
+    while sim.update_count(&uuid) == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    assert!(
+        posts("chat.postMessage").await.is_empty(),
+        "not settled yet"
+    );
+
+    sim.set_stuck(&uuid, false);
+    let (mut second, _) = spawn_serve(&mut serve(&sim)).await;
+    let mut follow_ups = Vec::new();
+    for _ in 0..500 {
+        follow_ups = posts("chat.postMessage").await;
+        if !follow_ups.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        follow_ups[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("`orders-fn` is paused — requested by <@U0ALICE>"),
+        "{}",
+        follow_ups[0]
+    );
+    // Let the restarted process finish; still one follow-up and one update.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(second.wait().unwrap().success());
+    assert_eq!(
+        posts("chat.postMessage").await.len(),
+        1,
+        "exactly one follow-up"
+    );
+    assert_eq!(
+        sim.update_count(&uuid),
+        1,
+        "the restart did not update again"
+    );
+    assert_eq!(sim.mapping(&uuid).unwrap().state, "Disabled");
+}
