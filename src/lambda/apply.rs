@@ -27,7 +27,13 @@ impl Default for SettlePolicy {
         Self {
             retry: Backoff::standard(),
             in_use: Backoff::standard(),
-            poll: Backoff::standard(),
+            // Polls every 1 s, then every 2 s: a settled mapping is seen within about a second
+            // (polls of one function are shared, and the pacer keeps the total under budget).
+            poll: Backoff {
+                initial: Duration::from_secs(1),
+                max: Duration::from_secs(2),
+                attempts: 6,
+            },
             timeout: Duration::from_secs(600),
         }
     }

@@ -156,7 +156,8 @@ impl Pacer {
             DEFAULT_CALLS_PER_SECOND
         };
         Self {
-            interval: Duration::from_secs_f64(1.0 / per_second),
+            // A hair over 1/rate, so no closed 1 s window ever holds more than `per_second` calls.
+            interval: Duration::from_secs_f64(1.0 / per_second) + Duration::from_millis(1),
             next: Arc::new(tokio::sync::Mutex::new(tokio::time::Instant::now())),
         }
     }
@@ -187,7 +188,25 @@ pub struct LambdaClient {
 pub type Listing = Arc<Result<Vec<Mapping>, LambdaError>>;
 
 /// One function's latest listing and when it was made, behind the lock its next fetch holds.
-type Slot = Arc<tokio::sync::Mutex<Option<(tokio::time::Instant, Listing)>>>;
+type Slot = Arc<SlotInner>;
+
+/// The latest listing (read without waiting) and the lock a fetch holds (single flight).
+#[derive(Default)]
+struct SlotInner {
+    latest: Mutex<Option<(tokio::time::Instant, Listing)>>,
+    fetch: tokio::sync::Mutex<()>,
+}
+
+impl SlotInner {
+    fn fresh(&self, max_age: Duration) -> Option<Listing> {
+        self.latest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() <= max_age)
+            .map(|(_, listing)| Arc::clone(listing))
+    }
+}
 
 /// Most functions whose listings are kept at once (old ones are dropped first).
 const LISTINGS_CAPACITY: usize = 1024;
@@ -247,14 +266,17 @@ impl LambdaClient {
     /// many ask at the same moment) or shared with whoever asked shortly before.
     pub async fn list_shared(&self, function: &str, max_age: Duration, retry: &Backoff) -> Listing {
         let slot = self.listings.slot(self.listing_key(function));
-        let mut slot = slot.lock().await;
-        if let Some((at, listing)) = slot.as_ref()
-            && at.elapsed() <= max_age
-        {
-            return Arc::clone(listing);
+        if let Some(listing) = slot.fresh(max_age) {
+            return listing;
+        }
+        let _fetching = slot.fetch.lock().await;
+        // Whoever held the lock before may just have made one.
+        if let Some(listing) = slot.fresh(max_age) {
+            return listing;
         }
         let listing = Arc::new(resolve::list_all(self, function, None, retry).await);
-        *slot = Some((tokio::time::Instant::now(), Arc::clone(&listing)));
+        *slot.latest.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((tokio::time::Instant::now(), Arc::clone(&listing)));
         listing
     }
 
@@ -300,11 +322,9 @@ impl LambdaClient {
 
     /// A listing of `function` at most `max_age` old, if one is at hand (never waits, never calls AWS).
     pub fn recent_listing(&self, function: &str, max_age: Duration) -> Option<Listing> {
-        let slot = self.listings.slot(self.listing_key(function));
-        let slot = slot.try_lock().ok()?;
-        slot.as_ref()
-            .filter(|(at, _)| at.elapsed() <= max_age)
-            .map(|(_, listing)| Arc::clone(listing))
+        self.listings
+            .slot(self.listing_key(function))
+            .fresh(max_age)
     }
 
     /// `ListEventSourceMappings`, one page.

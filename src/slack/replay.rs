@@ -9,13 +9,13 @@ use std::sync::Mutex;
 
 use super::verify::Signature;
 
-/// Most signatures remembered at once: 1M × ~32 bytes. At 2,000 requests/s the 5-minute window
+/// Most signatures remembered at once: 1M × ~16 bytes. At 2,000 requests/s the 5-minute window
 /// holds 600k. Past this, the guard forgets the oldest-expiring ones first.
 pub const DEFAULT_CAPACITY: usize = 1 << 20;
 
-/// Seen signatures with their expiry (unix seconds).
+/// Seen signatures (64 bits of each) with their expiry (unix seconds, as u32 until 2106).
 pub struct ReplayGuard {
-    seen: Mutex<HashMap<u128, u64>>,
+    seen: Mutex<HashMap<u64, u32>>,
     capacity: usize,
 }
 
@@ -36,6 +36,7 @@ impl ReplayGuard {
     /// Records `signature` (valid until `expires_at`) and says whether it was new.
     pub fn first_seen(&self, signature: &Signature, expires_at: u64, now: u64) -> bool {
         let key = key_of(&signature.value);
+        let (expires_at, now) = (clamp(expires_at), clamp(now));
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(&until) = seen.get(&key)
             && until >= now
@@ -47,7 +48,7 @@ impl ReplayGuard {
             if seen.len() >= self.capacity {
                 // Still full of live entries: drop the half that expires soonest. The store's
                 // check still covers every request that can change something.
-                let mut expiries: Vec<u64> = seen.values().copied().collect();
+                let mut expiries: Vec<u32> = seen.values().copied().collect();
                 let mid = expiries.len() / 2;
                 let (_, cut, _) = expiries.select_nth_unstable(mid);
                 let cut = *cut;
@@ -60,6 +61,7 @@ impl ReplayGuard {
 
     /// Forgets expired signatures (the sweeper calls this).
     pub fn prune(&self, now: u64) {
+        let now = clamp(now);
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         seen.retain(|_, until| *until >= now);
         if seen.capacity() > 4 * seen.len().max(1024) {
@@ -77,18 +79,23 @@ impl ReplayGuard {
     }
 }
 
-/// 128 bits of the signature (it is an HMAC that already verified, so these bits are uniform).
-fn key_of(value: &str) -> u128 {
+fn clamp(t: u64) -> u32 {
+    u32::try_from(t).unwrap_or(u32::MAX)
+}
+
+/// 64 bits of the signature (it is an HMAC that already verified, so these bits are uniform;
+/// a false "seen before" needs a 2^-64 collision).
+fn key_of(value: &str) -> u64 {
     let hex = value.strip_prefix("v0=").unwrap_or(value);
-    let mut bytes = [0u8; 16];
-    if hex.len() >= 32 && hex::decode_to_slice(&hex[..32], &mut bytes).is_ok() {
-        return u128::from_le_bytes(bytes);
+    let mut bytes = [0u8; 8];
+    if hex.len() >= 16 && hex::decode_to_slice(&hex[..16], &mut bytes).is_ok() {
+        return u64::from_le_bytes(bytes);
     }
     // Not hex (cannot happen after verification): hash the text instead.
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     value.hash(&mut h);
-    u128::from(h.finish())
+    h.finish()
 }
 
 #[cfg(test)]
@@ -98,8 +105,8 @@ mod tests {
     fn sig(n: u32) -> Signature {
         Signature {
             value: format!(
-                "v0={:032x}{:032x}",
-                u128::from(n) * 0x9e37_79b9_7f4a_7c15,
+                "v0={:016x}{:048x}",
+                u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15),
                 0
             ),
             timestamp: 1_000,

@@ -225,7 +225,12 @@ impl Engine {
     /// Handles a verified slash command. Returns the immediate (ephemeral) answer; AWS work continues in a task.
     pub async fn command(self: &Arc<Self>, cmd: SlashCommand) -> Message {
         let parsed = command::parse(&cmd.text);
-        tracing::info!(user = %cmd.user, channel = %cmd.channel, ok = parsed.is_ok(), "slash command");
+        if matches!(parsed, Ok(Command::Pause(_) | Command::Resume(_))) {
+            tracing::info!(user = %cmd.user, channel = %cmd.channel, "slash command");
+        } else {
+            // Reads (help, status, history) and typos: frequent, and they change nothing.
+            tracing::debug!(user = %cmd.user, channel = %cmd.channel, ok = parsed.is_ok(), "slash command");
+        }
         match parsed {
             Err(err) => messages::parse_error(&err),
             Ok(Command::Help) => messages::help(),
