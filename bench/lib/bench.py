@@ -903,6 +903,11 @@ def main():
         sink.stop()
         sim.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+        for f in ("requests.bin", "wrk-result.json"):
+            try:
+                os.remove(os.path.join(OUT, "tmp", f))
+            except OSError:
+                pass
 
     # Every peer must have answered with lambda-pause's own ack.
     with open(reply_file) as f:

@@ -27,11 +27,12 @@ impl Default for SettlePolicy {
         Self {
             retry: Backoff::standard(),
             in_use: Backoff::standard(),
-            // Polls every 1 s, then every 2 s: a settled mapping is seen within about a second
-            // (polls of one function are shared, and the pacer keeps the total under budget).
+            // Polls every second: a settled mapping is seen within about a second. Polls of one
+            // function are shared by every request waiting on it, and the pacer keeps the total
+            // under budget however many wait.
             poll: Backoff {
                 initial: Duration::from_secs(1),
-                max: Duration::from_secs(2),
+                max: Duration::from_secs(1),
                 attempts: 6,
             },
             timeout: Duration::from_secs(600),

@@ -435,7 +435,8 @@ async fn double_clicks_apply_once() {
         "exactly one update however often it was clicked"
     );
 
-    // A later click changes nothing either.
+    // A later click (once the request is finished) changes nothing either.
+    w.idle().await;
     w.click(ALICE, "confirm", &id).await;
     assert!(
         w.next("chat.postEphemeral")
