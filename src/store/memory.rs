@@ -23,6 +23,23 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// The requests `keep` selects, oldest first (ties by id), as the SQLite store orders them.
+    fn oldest_first(&self, keep: impl Fn(&Request) -> bool) -> Vec<Request> {
+        let inner = self.lock();
+        let mut list: Vec<Request> = inner
+            .requests
+            .values()
+            .filter(|r| keep(r))
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        list
+    }
+
     pub fn new() -> Self {
         Self::default()
     }
@@ -98,51 +115,15 @@ impl Store for MemoryStore {
     }
 
     async fn unfinished(&self) -> Result<Vec<Request>, StoreError> {
-        let inner = self.lock();
-        let mut list: Vec<Request> = inner
-            .requests
-            .values()
-            .filter(|r| !r.state.is_final())
-            .cloned()
-            .collect();
-        list.sort_by(|a, b| {
-            a.created_at
-                .cmp(&b.created_at)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(list)
+        Ok(self.oldest_first(|r| !r.state.is_final()))
     }
 
     async fn owed_follow_ups(&self) -> Result<Vec<Request>, StoreError> {
-        let inner = self.lock();
-        let mut list: Vec<Request> = inner
-            .requests
-            .values()
-            .filter(|r| r.follow_up_owed.is_some())
-            .cloned()
-            .collect();
-        list.sort_by(|a, b| {
-            a.created_at
-                .cmp(&b.created_at)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(list)
+        Ok(self.oldest_first(|r| r.follow_up_owed.is_some()))
     }
 
     async fn watched(&self) -> Result<Vec<Request>, StoreError> {
-        let inner = self.lock();
-        let mut list: Vec<Request> = inner
-            .requests
-            .values()
-            .filter(|r| r.watch.as_ref().is_some_and(|w| w.ended.is_none()))
-            .cloned()
-            .collect();
-        list.sort_by(|a, b| {
-            a.created_at
-                .cmp(&b.created_at)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(list)
+        Ok(self.oldest_first(|r| r.watch.as_ref().is_some_and(|w| w.ended.is_none())))
     }
 
     async fn first_delivery(

@@ -41,22 +41,7 @@ async fn get(url: &str) -> u16 {
 async fn serve_listens_answers_and_stops_cleanly_on_signals() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     for signal in ["TERM", "INT"] {
-        let mut child = serve_command(&sim.endpoint_url())
-            .spawn()
-            .expect("the binary starts");
-        let stdout = child.stdout.take().unwrap();
-        let line = tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).unwrap();
-            line
-        })
-        .await
-        .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line: {line:?}"))
-            .to_owned();
+        let (child, addr) = spawn_serve(&mut serve_command(&sim.endpoint_url())).await;
         assert!(!addr.ends_with(":0"), "the bound port is printed: {addr}");
         assert_eq!(get(&format!("http://{addr}/healthz")).await, 200);
 
@@ -167,20 +152,13 @@ async fn serve_keeps_its_database_where_told() {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("state.db");
-    let mut child = serve_command(&sim.endpoint_url())
-        .arg("--db")
-        .arg(format!("sqlite://{}", db.display()))
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    })
-    .await
-    .unwrap();
-    assert!(line.starts_with("listening on "), "{line}");
+    // spawn_serve fails unless the first line is "listening on …".
+    let (mut child, _) = spawn_serve(
+        serve_command(&sim.endpoint_url())
+            .arg("--db")
+            .arg(format!("sqlite://{}", db.display())),
+    )
+    .await;
     assert!(db.exists(), "the SQLite file is created at start");
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -207,24 +185,12 @@ async fn a_full_pause_logs_json_with_request_ids_and_no_secret() {
     let uuid = sim.add_mapping("orders-fn", &sim.kinesis_arn("orders"), true);
     let slack = wiremock::MockServer::start().await;
     crate::support::mount_slack_defaults(&slack).await;
-    let mut child = serve_command(&sim.endpoint_url())
-        .env("SLACK_API_URL", format!("{}/api/", slack.uri()))
-        .env("RUST_LOG", "debug")
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    })
-    .await
-    .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
+    let (child, addr) = spawn_serve(
+        serve_command(&sim.endpoint_url())
+            .env("SLACK_API_URL", format!("{}/api/", slack.uri()))
+            .env("RUST_LOG", "debug"),
+    )
+    .await;
     let sender = lambda_pause::demo::SlackSender::new(
         format!("http://{addr}"),
         lambda_pause::secrets::SigningSecret::new("old-secret"),
