@@ -70,6 +70,14 @@ pub async fn resolve_shared(
     max_age: std::time::Duration,
 ) -> Result<Resolution, LambdaError> {
     let listing = client.list_shared(function.as_str(), max_age, retry).await;
+    from_listing(&listing, source)
+}
+
+/// What a shared listing (or its error) resolves `source` to.
+pub fn from_listing(
+    listing: &super::Listing,
+    source: Option<&SourceRef>,
+) -> Result<Resolution, LambdaError> {
     match listing.as_ref() {
         Ok(all) => Ok(choose(all.clone(), source)),
         Err(err) => Err(err.clone()),

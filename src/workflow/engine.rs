@@ -1912,10 +1912,7 @@ impl Engine {
         let function = query.function.as_ref()?;
         let client = self.client_for(function, query.region.as_ref());
         let listing = client.recent_listing(function.as_str(), self.settings.status_shared_for)?;
-        let resolution = match listing.as_ref() {
-            Ok(all) => Ok(resolve::choose(all.clone(), query.source.as_ref())),
-            Err(err) => Err(err.clone()),
-        };
+        let resolution = resolve::from_listing(&listing, query.source.as_ref());
         Some(status_message(&client, query, function, resolution))
     }
 
