@@ -16,6 +16,7 @@ pub mod command;
 pub mod demo;
 pub mod ids;
 pub mod lambda;
+pub mod logging;
 pub mod policy;
 pub mod secrets;
 pub mod server;

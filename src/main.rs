@@ -171,19 +171,13 @@ enum LogFormat {
 }
 
 fn init_logging_as(default: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .init(),
-    }
+    lambda_pause::logging::init(
+        default,
+        match format {
+            LogFormat::Text => lambda_pause::logging::LogFormat::Text,
+            LogFormat::Json => lambda_pause::logging::LogFormat::Json,
+        },
+    );
 }
 
 #[tokio::main]

@@ -684,6 +684,9 @@ def footprint():
     # Peers: what each needs on disk besides the OS.
     node = shutil.which("node")
     out["bolt-js"] = {"deps_bytes": du(NODE_MODULES), "runtime_bytes": os.path.getsize(os.path.realpath(node)) if node else 0}
+    if not os.path.exists(os.path.join(VENV, "bin", "python")):
+        # Not installed (BENCH_PEERS left it out): nothing to measure.
+        return out
     site = os.path.join(VENV, "lib")
     base = sh([os.path.join(VENV, "bin", "python"), "-c", "import sys,sysconfig;print(sysconfig.get_paths()['stdlib'])"])
     pyexe = os.path.realpath(os.path.join(VENV, "bin", "python"))

@@ -102,6 +102,13 @@ impl Lambda {
         aws_sdk_sqs::Client::from_conf(conf.build())
     }
 
+    /// Changes whenever any shared listing is replaced or dropped (see [`LambdaClient::recent_listing`]).
+    pub fn listings_generation(&self) -> u64 {
+        self.listings
+            .generation
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The region used when a command names none.
     pub fn default_region(&self) -> Option<String> {
         self.base.region().map(|r| r.to_string())
@@ -199,12 +206,16 @@ struct SlotInner {
 
 impl SlotInner {
     fn fresh(&self, max_age: Duration) -> Option<Listing> {
+        self.fresh_since(max_age).map(|(_, listing)| listing)
+    }
+
+    fn fresh_since(&self, max_age: Duration) -> Option<(tokio::time::Instant, Listing)> {
         self.latest
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
             .filter(|(at, _)| at.elapsed() <= max_age)
-            .map(|(_, listing)| Arc::clone(listing))
+            .map(|(at, listing)| (*at, Arc::clone(listing)))
     }
 }
 
@@ -216,6 +227,9 @@ const LISTINGS_CAPACITY: usize = 1024;
 #[derive(Default)]
 struct Listings {
     slots: Mutex<HashMap<(String, String), Slot>>,
+    /// Bumped whenever any listing is replaced or dropped: whatever was rendered from listings
+    /// at one generation is current while it has not moved.
+    generation: std::sync::atomic::AtomicU64,
     /// How many settle loops are polling each (region, function) right now.
     settling: Mutex<HashMap<(String, String), usize>>,
 }
@@ -243,6 +257,11 @@ impl Drop for SettlingGuard {
 }
 
 impl Listings {
+    fn bump(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
     fn slot(&self, key: (String, String)) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         if slots.len() >= LISTINGS_CAPACITY && !slots.contains_key(&key) {
@@ -277,6 +296,7 @@ impl LambdaClient {
         let listing = Arc::new(resolve::list_all(self, function, None, retry).await);
         *slot.latest.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((tokio::time::Instant::now(), Arc::clone(&listing)));
+        self.listings.bump();
         listing
     }
 
@@ -289,6 +309,7 @@ impl LambdaClient {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&key);
+        self.listings.bump();
     }
 
     /// Counts the caller as polling `function` (until the guard is dropped), so concurrent
@@ -322,9 +343,19 @@ impl LambdaClient {
 
     /// A listing of `function` at most `max_age` old, if one is at hand (never waits, never calls AWS).
     pub fn recent_listing(&self, function: &str, max_age: Duration) -> Option<Listing> {
+        self.recent_listing_since(function, max_age)
+            .map(|(_, listing)| listing)
+    }
+
+    /// [`Self::recent_listing`] with the moment it was made.
+    pub fn recent_listing_since(
+        &self,
+        function: &str,
+        max_age: Duration,
+    ) -> Option<(tokio::time::Instant, Listing)> {
         self.listings
             .slot(self.listing_key(function))
-            .fresh(max_age)
+            .fresh_since(max_age)
     }
 
     /// `ListEventSourceMappings`, one page.

@@ -135,6 +135,24 @@ impl Message {
         blocks
     }
 
+    /// The JSON body of an immediate, ephemeral slash-command answer.
+    pub fn ack_json(&self) -> axum::body::Bytes {
+        #[derive(serde::Serialize)]
+        struct Ack {
+            response_type: &'static str,
+            #[serde(flatten)]
+            content: SlackMessageContent,
+        }
+        let ack = Ack {
+            response_type: "ephemeral",
+            content: self.content(),
+        };
+        // Serialising plain structs of strings can't fail.
+        serde_json::to_vec(&ack)
+            .expect("a message serialises")
+            .into()
+    }
+
     /// slack-morphism's message content: blocks plus the fallback `text`.
     pub fn content(&self) -> SlackMessageContent {
         SlackMessageContent::new()

@@ -8,31 +8,24 @@ use crate::secrets::ResponseUrl;
 /// Why a verified body could not be decoded. Answered with 400.
 #[derive(Debug, thiserror::Error)]
 pub enum PayloadError {
-    #[error("malformed form body: {0}")]
-    Form(#[from] serde_urlencoded::de::Error),
+    #[error("malformed form body: field `{0}` appears twice")]
+    Duplicate(&'static str),
     #[error("malformed interaction payload: {0}")]
     Json(#[from] serde_json::Error),
     #[error("missing field `{0}`")]
     Missing(&'static str),
 }
 
-#[derive(Deserialize)]
-struct RawCommand {
-    #[serde(default)]
-    team_id: String,
-    #[serde(default)]
-    channel_id: String,
-    #[serde(default)]
-    user_id: String,
-    #[serde(default)]
-    command: String,
-    #[serde(default)]
-    text: String,
-    #[serde(default)]
-    response_url: String,
-    #[serde(default)]
-    api_app_id: String,
-}
+/// The slash-command form's fields we use, in the order [`decode_command`] reads them.
+const COMMAND_FIELDS: [&str; 7] = [
+    "team_id",
+    "channel_id",
+    "user_id",
+    "command",
+    "text",
+    "response_url",
+    "api_app_id",
+];
 
 /// A slash command invocation.
 #[derive(Debug, Clone)]
@@ -50,32 +43,52 @@ pub struct SlashCommand {
 
 /// Decodes an `application/x-www-form-urlencoded` slash-command body.
 pub fn decode_command(body: &[u8]) -> Result<SlashCommand, PayloadError> {
-    let raw: RawCommand = serde_urlencoded::from_bytes(body)?;
-    let required = |value: String, name| {
-        if value.trim().is_empty() {
-            Err(PayloadError::Missing(name))
-        } else {
-            Ok(value)
-        }
+    let [
+        team_id,
+        channel_id,
+        user_id,
+        command,
+        text,
+        response_url,
+        api_app_id,
+    ] = form_fields(body, COMMAND_FIELDS)?;
+    let required = |value: Option<String>, name| match value {
+        Some(value) if !value.trim().is_empty() => Ok(value),
+        _ => Err(PayloadError::Missing(name)),
     };
     Ok(SlashCommand {
-        team: non_empty(raw.team_id).map(TeamId::new),
-        channel: ChannelId::new(required(raw.channel_id, "channel_id")?),
-        user: UserId::new(required(raw.user_id, "user_id")?),
-        command: raw.command,
-        text: raw.text,
-        response_url: ResponseUrl::new(required(raw.response_url, "response_url")?),
-        app_id: non_empty(raw.api_app_id),
+        team: non_empty(team_id).map(TeamId::new),
+        channel: ChannelId::new(required(channel_id, "channel_id")?),
+        user: UserId::new(required(user_id, "user_id")?),
+        command: command.unwrap_or_default(),
+        text: text.unwrap_or_default(),
+        response_url: ResponseUrl::new(required(response_url, "response_url")?),
+        app_id: non_empty(api_app_id),
     })
 }
 
-fn non_empty(s: String) -> Option<String> {
-    (!s.trim().is_empty()).then_some(s)
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.trim().is_empty())
 }
 
-#[derive(Deserialize)]
-struct Form {
-    payload: String,
+/// The decoded values of the `wanted` fields of a form body, in `wanted`'s order; every other
+/// field is skipped (`form_urlencoded` decodes lazily, borrowing what needs no decoding). A
+/// wanted field given twice is an error (which of the two would count is not obvious, so
+/// neither does).
+fn form_fields<const N: usize>(
+    body: &[u8],
+    wanted: [&'static str; N],
+) -> Result<[Option<String>; N], PayloadError> {
+    let mut values: [Option<String>; N] = std::array::from_fn(|_| None);
+    for (key, value) in form_urlencoded::parse(body) {
+        if let Some(i) = wanted.iter().position(|w| *w == key) {
+            if values[i].is_some() {
+                return Err(PayloadError::Duplicate(wanted[i]));
+            }
+            values[i] = Some(value.into_owned());
+        }
+    }
+    Ok(values)
 }
 
 #[derive(Deserialize)]
@@ -139,8 +152,9 @@ pub struct Click {
 
 /// Decodes an interaction body: a form with one field, `payload`, holding JSON.
 pub fn decode_interaction(body: &[u8]) -> Result<Interaction, PayloadError> {
-    let form: Form = serde_urlencoded::from_bytes(body)?;
-    let raw: RawInteraction = serde_json::from_str(&form.payload)?;
+    let [payload] = form_fields(body, ["payload"])?;
+    let payload = payload.ok_or(PayloadError::Missing("payload"))?;
+    let raw: RawInteraction = serde_json::from_str(&payload)?;
     if raw.kind != "block_actions" {
         return Ok(Interaction::Other { kind: raw.kind });
     }
@@ -219,6 +233,39 @@ mod tests {
             "https://hooks.slack.com/commands/T0001/1234/5678"
         );
         assert_eq!(c.app_id.as_deref(), Some("A0LAMBDA"));
+    }
+
+    #[test]
+    fn form_fields_decode_as_browsers_do() {
+        let [text, missing] =
+            form_fields(b"text=a+b%20c%2Flambda%E2%9C%93&x=1", ["text", "nope"]).unwrap();
+        assert_eq!(text.as_deref(), Some("a b c/lambda\u{2713}"));
+        assert_eq!(missing, None);
+        // Agrees with the reference decoder on Slack's own example.
+        let reference: Vec<(String, String)> = serde_urlencoded::from_str(COMMAND).unwrap();
+        let ours = form_fields(COMMAND.as_bytes(), COMMAND_FIELDS).unwrap();
+        for (field, value) in COMMAND_FIELDS.iter().zip(ours) {
+            let expected = reference
+                .iter()
+                .find(|(k, _)| k == field)
+                .map(|(_, v)| v.clone());
+            assert_eq!(value, expected, "{field}");
+        }
+    }
+
+    #[test]
+    fn a_field_given_twice_is_refused() {
+        let body = format!("{COMMAND}&text=resume+orders-fn");
+        assert!(matches!(
+            decode_command(body.as_bytes()),
+            Err(PayloadError::Duplicate("text"))
+        ));
+        // Encoded keys are still keys.
+        let body = format!("{COMMAND}&user%5Fid=U0OTHER");
+        assert!(matches!(
+            decode_command(body.as_bytes()),
+            Err(PayloadError::Duplicate("user_id"))
+        ));
     }
 
     #[test]
@@ -341,6 +388,20 @@ mod tests {
             fn interactions_never_panic_on_any_json(value in json()) {
                 let _ = decode_interaction(&form(&value.to_string()));
             }
+
+            /// The lean decoder reads what the reference form decoder reads.
+            #[test]
+            fn form_fields_agree_with_serde_urlencoded(
+                text in any::<String>(),
+                noise in proptest::collection::vec((any::<String>(), any::<String>()), 0..4),
+            ) {
+                let mut pairs = vec![("text".to_owned(), text.clone())];
+                pairs.extend(noise.into_iter().filter(|(k, _)| k != "text"));
+                let body = serde_urlencoded::to_string(&pairs).unwrap();
+                let [ours] = form_fields(body.as_bytes(), ["text"]).unwrap();
+                prop_assert_eq!(ours, Some(text));
+            }
+
         }
     }
 }

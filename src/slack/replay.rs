@@ -5,6 +5,7 @@
 //! what catches a replay sent to another process sharing the database.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 
 use super::verify::Signature;
@@ -15,7 +16,7 @@ pub const DEFAULT_CAPACITY: usize = 1 << 20;
 
 /// Seen signatures (64 bits of each) with their expiry (unix seconds, as u32 until 2106).
 pub struct ReplayGuard {
-    seen: Mutex<HashMap<u64, u32>>,
+    seen: Mutex<HashMap<u64, u32, BuildHasherDefault<KeyHasher>>>,
     capacity: usize,
 }
 
@@ -76,6 +77,27 @@ impl ReplayGuard {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// The keys are already uniform (bits of a verified HMAC, see [`key_of`]): hashing them again
+/// would be wasted work, so the table uses them as they are.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 

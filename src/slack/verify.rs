@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, Request};
+use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use sha2::Sha256;
 
 use crate::clock::{Clock, unix_seconds};
@@ -36,13 +38,22 @@ pub enum VerifyError {
 
 /// Checks Slack request signatures against one or more signing secrets (several during rotation).
 pub struct Verifier {
-    secrets: Vec<SigningSecret>,
+    /// One HMAC per signing secret, already keyed: each check clones one instead of hashing
+    /// the key again. (`Hmac`'s `Debug` shows no key material.)
+    keyed: Vec<Hmac<Sha256>>,
     clock: Arc<dyn Clock>,
 }
 
 impl Verifier {
     pub fn new(secrets: Vec<SigningSecret>, clock: Arc<dyn Clock>) -> Self {
-        Self { secrets, clock }
+        let keyed = secrets
+            .iter()
+            .map(|secret| {
+                Hmac::<Sha256>::new_from_slice(secret.expose())
+                    .expect("HMAC accepts keys of any length")
+            })
+            .collect();
+        Self { keyed, clock }
     }
 
     /// Verifies `signature` (`v0=<hex>`) over `v0:{timestamp}:{body}`.
@@ -55,13 +66,14 @@ impl Verifier {
         if now.abs_diff(ts) > MAX_CLOCK_SKEW.as_secs() {
             return Err(VerifyError::Stale);
         }
-        let expected = signature
+        // An HMAC-SHA256 is 32 bytes: 64 hex digits.
+        let mut expected = [0u8; 32];
+        signature
             .strip_prefix("v0=")
-            .and_then(|h| hex::decode(h).ok())
+            .and_then(|h| hex::decode_to_slice(h, &mut expected).ok())
             .ok_or(VerifyError::MalformedSignature)?;
-        for secret in &self.secrets {
-            let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose())
-                .expect("HMAC accepts keys of any length");
+        for keyed in &self.keyed {
+            let mut mac = keyed.clone();
             mac.update(b"v0:");
             mac.update(timestamp.trim().as_bytes());
             mac.update(b":");
@@ -97,9 +109,10 @@ pub fn sign(secret: &SigningSecret, timestamp: &str, body: &[u8]) -> String {
 
 /// The raw body of a request whose Slack signature checked out, with that signature (for replay checks).
 ///
-/// Rejects with 413 when the body is over the route's limit, 401 when the signature is
-/// missing, wrong or stale, and 400 when the body can't be read; nothing else runs.
-pub struct SignedBody(pub Bytes, pub Signature);
+/// The body is read up to `LIMIT` bytes (the route's limit). Rejects with 413 when it is longer,
+/// 401 when the signature is missing, wrong or stale, and 400 when the body can't be read;
+/// nothing else runs.
+pub struct SignedBody<const LIMIT: usize>(pub Bytes, pub Signature);
 
 /// A verified request's signature and timestamp: together they identify one delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +121,7 @@ pub struct Signature {
     pub timestamp: u64,
 }
 
-impl<S> FromRequest<S> for SignedBody
+impl<S, const LIMIT: usize> FromRequest<S> for SignedBody<LIMIT>
 where
     S: Send + Sync,
     Arc<Verifier>: FromRef<S>,
@@ -116,16 +129,30 @@ where
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let headers = req.headers().clone();
-        let body = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response()
-            } else {
-                (StatusCode::BAD_REQUEST, "unreadable request body").into_response()
+        let too_large =
+            || (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+        let (parts, body) = req.into_parts();
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > LIMIT as u64) {
+            // Refused before reading a byte of it.
+            return Err(too_large());
+        }
+        let body = match Limited::new(body, LIMIT).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+                return Err(too_large());
             }
-        })?;
+            Err(_) => {
+                return Err((StatusCode::BAD_REQUEST, "unreadable request body").into_response());
+            }
+        };
+        let headers = &parts.headers;
         let verifier = Arc::<Verifier>::from_ref(state);
-        match verifier.verify_headers(&headers, &body) {
+        match verifier.verify_headers(headers, &body) {
             Ok(()) => {
                 let header = |name| {
                     headers
@@ -133,10 +160,9 @@ where
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default()
                         .trim()
-                        .to_owned()
                 };
                 let signature = Signature {
-                    value: header(SIGNATURE_HEADER),
+                    value: header(SIGNATURE_HEADER).to_owned(),
                     timestamp: header(TIMESTAMP_HEADER).parse().unwrap_or(0),
                 };
                 Ok(SignedBody(body, signature))

@@ -84,6 +84,8 @@ pub struct Engine {
     groups: Mutex<HashMap<String, (Instant, HashSet<UserId>)>>,
     last_drift_check: Mutex<Option<Instant>>,
     replays: ReplayGuard,
+    /// Status acks rendered from shared listings.
+    status_acks: crate::workflow::acks::StatusAcks,
     /// Bounds the tasks requests hand over (durable work after a restart is not counted).
     work: Arc<tokio::sync::Semaphore>,
 }
@@ -116,6 +118,7 @@ impl Engine {
             groups: Mutex::default(),
             last_drift_check: Mutex::default(),
             replays: ReplayGuard::default(),
+            status_acks: Default::default(),
             work: Arc::new(tokio::sync::Semaphore::new(settings.max_queued_work.max(1))),
             settings,
         })
@@ -149,13 +152,10 @@ impl Engine {
             .first_seen(signature, replay_expiry(signature), self.now())
     }
 
-    /// Whether a slash command can change something, so its replay must also be checked
-    /// against the store (other processes).
-    pub fn command_has_effect(cmd: &SlashCommand) -> bool {
-        matches!(
-            command::parse(&cmd.text),
-            Ok(Command::Pause(_) | Command::Resume(_))
-        )
+    /// Whether a parsed slash command can change something, so its replay must also be
+    /// checked against the store (other processes).
+    pub fn command_has_effect(parsed: &Result<Command, command::ParseError>) -> bool {
+        matches!(parsed, Ok(Command::Pause(_) | Command::Resume(_)))
     }
 
     /// Whether this is the first delivery of a signed request in any process sharing the store
@@ -223,8 +223,58 @@ impl Engine {
     // ----- slash commands ---------------------------------------------------------------
 
     /// Handles a verified slash command. Returns the immediate (ephemeral) answer; AWS work continues in a task.
+    /// The ack to `/lambda {text}` if it is a status rendered moments ago from the listing that
+    /// is still the latest: the same answer, ready to send, with no parsing or rendering.
+    pub fn status_ack_at_hand(self: &Arc<Self>, text: &str) -> Option<axum::body::Bytes> {
+        let generation = self.lambda.listings_generation();
+        let hit = self
+            .status_acks
+            .get(text, generation, self.settings.status_shared_for)?;
+        if let Some(query) = hit.refresh {
+            self.refresh_listing(query);
+        }
+        Some(hit.body)
+    }
+
+    /// Lists `query`'s function again in a task, replacing the shared listing (statuses keep
+    /// being answered from the old one meanwhile). Skipped when the work queue is full.
+    fn refresh_listing(self: &Arc<Self>, query: StatusQuery) {
+        let Some(function) = query.function else {
+            return;
+        };
+        let engine = Arc::clone(self);
+        self.spawn_work(async move {
+            let client = engine.client_for(&function, query.region.as_ref());
+            client
+                .list_shared(
+                    function.as_str(),
+                    Duration::ZERO,
+                    &engine.settings.settle.retry,
+                )
+                .await;
+        });
+    }
+
+    /// The JSON body of the ack to a slash command already parsed (see [`Self::command`]).
+    pub async fn command_ack(
+        self: &Arc<Self>,
+        cmd: SlashCommand,
+        parsed: Result<Command, command::ParseError>,
+    ) -> axum::body::Bytes {
+        self.answer(cmd, parsed).await.ack_json()
+    }
+
+    /// Handles a slash command: the immediate answer, with any work it starts handed to a task.
     pub async fn command(self: &Arc<Self>, cmd: SlashCommand) -> Message {
         let parsed = command::parse(&cmd.text);
+        self.answer(cmd, parsed).await
+    }
+
+    async fn answer(
+        self: &Arc<Self>,
+        cmd: SlashCommand,
+        parsed: Result<Command, command::ParseError>,
+    ) -> Message {
         if matches!(parsed, Ok(Command::Pause(_) | Command::Resume(_))) {
             tracing::info!(user = %cmd.user, channel = %cmd.channel, "slash command");
         } else {
@@ -236,7 +286,11 @@ impl Engine {
             Ok(Command::Help) => messages::help(),
             Ok(Command::History(function)) => self.history(function.as_ref()).await,
             Ok(Command::Status(query)) => {
-                if let Some(answer) = self.status_at_hand(&query) {
+                // Read before the listing: a change in between makes the rendering stale at once.
+                let generation = self.lambda.listings_generation();
+                if let Some((made, answer)) = self.status_at_hand(&query) {
+                    self.status_acks
+                        .put(&cmd.text, &query, generation, made, answer.ack_json());
                     return answer;
                 }
                 let ack = messages::checking(query.function.as_ref().map(|f| f.as_str()));
@@ -1908,12 +1962,14 @@ impl Engine {
 
     /// `/lambda status <function>` answered in the ack, when a listing of the function made
     /// in the last [`STATUS_SHARED_FOR`] is at hand.
-    fn status_at_hand(&self, query: &StatusQuery) -> Option<Message> {
+    /// Also says when that listing was made.
+    fn status_at_hand(&self, query: &StatusQuery) -> Option<(Instant, Message)> {
         let function = query.function.as_ref()?;
         let client = self.client_for(function, query.region.as_ref());
-        let listing = client.recent_listing(function.as_str(), self.settings.status_shared_for)?;
+        let (made, listing) =
+            client.recent_listing_since(function.as_str(), self.settings.status_shared_for)?;
         let resolution = resolve::from_listing(&listing, query.source.as_ref());
-        Some(status_message(&client, query, function, resolution))
+        Some((made, status_message(&client, query, function, resolution)))
     }
 
     /// `/lambda status …`.

@@ -1,5 +1,6 @@
 //! The request workflow: the state machine and the engine that drives it from Slack to Lambda and back.
 
+pub mod acks;
 pub mod engine;
 pub mod request;
 

@@ -46,6 +46,12 @@ async fn a_status_after_a_pause_shows_the_pause() {
         .add_mapping("orders-fn", &w.sim.kinesis_arn("orders"), true);
     w.ack(BOB, "status orders-fn").await;
     assert!(w.next("response_url").await.text().contains("*Enabled*"));
+    // Answered in the ack from the shared listing, the second time from the rendered answer
+    // itself: neither may outlive the pause.
+    for _ in 0..2 {
+        let ack = w.ack(BOB, "status orders-fn").await;
+        assert!(ack.contains("*Enabled*"), "{ack}");
+    }
     let (_, follow_up) = w.confirm(ALICE, "pause orders-fn").await;
     assert!(follow_up.text().contains("*Disabled*"));
     w.idle().await;
