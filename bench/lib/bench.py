@@ -312,8 +312,11 @@ class Requests:
         with open(path, "wb") as f:
             chunk = []
             for body in self.bodies(n):
-                chunk.append(self.raw(body, ts, port))
-                chunk.append(b"\0")
+                # Each request after its length, as 8 decimal digits (bench/wrk/replay.lua reads
+                # them one at a time: a file of millions of requests never sits in wrk's memory).
+                raw = self.raw(body, ts, port)
+                chunk.append(b"%08d" % len(raw))
+                chunk.append(raw)
                 if len(chunk) >= 20000:
                     f.write(b"".join(chunk))
                     chunk = []

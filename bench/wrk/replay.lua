@@ -2,10 +2,12 @@
 --
 --   BENCH_RESULT_FILE=out.json [BENCH_DELAY_MS=20] wrk -t1 -c50 -d8s -s replay.lua URL -- REQUESTS_FILE
 --
--- REQUESTS_FILE holds complete HTTP/1.1 requests separated by NUL bytes (bench/lib/bench.py
--- writes them, signed the Slack way, each with a distinct trigger_id). Threads take disjoint
--- slices. Past the end of its slice a thread starts over: those are replays, which lambda-pause
--- answers 401 and which show up as non-2xx, so the file must be large enough for the run.
+-- REQUESTS_FILE holds complete HTTP/1.1 requests, each after its length in 8 decimal digits
+-- (bench/lib/bench.py writes them, signed the Slack way, each with a distinct trigger_id). They
+-- are read from the file one at a time, so a file of millions of requests never has to fit in
+-- wrk's Lua memory. Threads take disjoint slices. Past the end of the file a thread starts over:
+-- those are replays, which lambda-pause answers 401 and which show up as non-2xx, so the file
+-- must be large enough for the run.
 -- With BENCH_DELAY_MS, every connection waits a random 0.5x-1.5x that many ms before each
 -- request (an open-ish fixed rate: connections / delay). done() writes the figures as JSON.
 
@@ -16,35 +18,36 @@ function setup(thread)
   thread:set("tid", counter)
 end
 
-local reqs = {}
-local n = 0
-local i = 0
+local file = nil
+local nthreads = 1
+local me = 1
+local k = 0
 
 function init(args)
-  local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
-  local me = tonumber(tid or 1)
-  local f = assert(io.open(args[1], "rb"))
-  local data = f:read("*a")
-  f:close()
-  local pos, k = 1, 0
-  while true do
-    local s = string.find(data, "\0", pos, true)
-    if not s then break end
-    k = k + 1
-    if (k - 1) % nthreads + 1 == me then
-      n = n + 1
-      reqs[n] = string.sub(data, pos, s - 1)
-    end
-    pos = s + 1
+  nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
+  me = tonumber(tid or 1)
+  file = assert(io.open(args[1], "rb"))
+end
+
+-- The next record of the file, starting over at its end.
+local function next_record()
+  local len = file:read(8)
+  if not len then
+    file:seek("set", 0)
+    k = 0
+    len = assert(file:read(8), "empty requests file")
   end
-  data = nil
-  collectgarbage()
+  k = k + 1
+  return file:read(tonumber(len))
 end
 
 function request()
-  i = i + 1
-  if i > n then i = 1 end
-  return reqs[i]
+  while true do
+    local req = next_record()
+    if (k - 1) % nthreads + 1 == me then
+      return req
+    end
+  end
 end
 
 local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0") or 0

@@ -71,17 +71,25 @@ fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.trim().is_empty())
 }
 
-/// The decoded values of the `wanted` fields of a form body, in `wanted`'s order; every other
-/// field is skipped (`form_urlencoded` decodes lazily, borrowing what needs no decoding). A
-/// wanted field given twice is an error (which of the two would count is not obvious, so
-/// neither does).
+/// The decoded values of the `wanted` fields of a form body, in `wanted`'s order. Only the
+/// pairs whose name is wanted are decoded (by `form_urlencoded`); the others are skipped
+/// unread, unless their name itself is encoded. A wanted field given twice is an error (which
+/// of the two would count is not obvious, so neither does).
 fn form_fields<const N: usize>(
     body: &[u8],
     wanted: [&'static str; N],
 ) -> Result<[Option<String>; N], PayloadError> {
     let mut values: [Option<String>; N] = std::array::from_fn(|_| None);
-    for (key, value) in form_urlencoded::parse(body) {
-        if let Some(i) = wanted.iter().position(|w| *w == key) {
+    for pair in body.split(|&b| b == b'&').filter(|pair| !pair.is_empty()) {
+        let raw_name = pair.split(|&b| b == b'=').next().unwrap_or_default();
+        let encoded = raw_name.iter().any(|&b| b == b'%' || b == b'+');
+        if !encoded && !wanted.iter().any(|w| w.as_bytes() == raw_name) {
+            continue;
+        }
+        let Some((name, value)) = form_urlencoded::parse(pair).next() else {
+            continue;
+        };
+        if let Some(i) = wanted.iter().position(|w| *w == name) {
             if values[i].is_some() {
                 return Err(PayloadError::Duplicate(wanted[i]));
             }

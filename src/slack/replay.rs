@@ -4,20 +4,41 @@
 //! something (pause and resume commands, clicks) are also checked against the store, which is
 //! what catches a replay sent to another process sharing the database.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 
 use super::verify::Signature;
 
-/// Most signatures remembered at once: 1M × ~16 bytes. At 2,000 requests/s the 5-minute window
-/// holds 600k. Past this, the guard forgets the oldest-expiring ones first.
+/// Most signatures remembered at once: 1M × ~9 bytes. At 2,000 requests/s the 5-minute window
+/// holds 600k. Past this, the guard forgets the soonest-expiring ones first.
 pub const DEFAULT_CAPACITY: usize = 1 << 20;
 
-/// Seen signatures (64 bits of each) with their expiry (unix seconds, as u32 until 2106).
+type Keys = HashSet<u64, BuildHasherDefault<KeyHasher>>;
+
+/// Seen signatures (64 bits of each), grouped by their expiry (unix seconds, as u32 until 2106).
+///
+/// The expiry follows from the signed timestamp, so a replay of a request always lands in the
+/// group its first delivery went to: a lookup is one small set, and forgetting expired
+/// signatures drops whole groups instead of visiting every entry.
 pub struct ReplayGuard {
-    seen: Mutex<HashMap<u64, u32, BuildHasherDefault<KeyHasher>>>,
+    seen: Mutex<Seen>,
     capacity: usize,
+}
+
+#[derive(Default)]
+struct Seen {
+    by_expiry: BTreeMap<u32, Keys>,
+    len: usize,
+}
+
+impl Seen {
+    /// Drops the groups that expired before `now`.
+    fn forget_expired(&mut self, now: u32) {
+        let live = self.by_expiry.split_off(&now);
+        let expired = std::mem::replace(&mut self.by_expiry, live);
+        self.len -= expired.values().map(HashSet::len).sum::<usize>();
+    }
 }
 
 impl Default for ReplayGuard {
@@ -34,45 +55,48 @@ impl ReplayGuard {
         }
     }
 
-    /// Records `signature` (valid until `expires_at`) and says whether it was new.
+    /// Records `signature` (valid until `expires_at`, which must follow from its signed
+    /// timestamp) and says whether it was new.
     pub fn first_seen(&self, signature: &Signature, expires_at: u64, now: u64) -> bool {
         let key = key_of(&signature.value);
         let (expires_at, now) = (clamp(expires_at), clamp(now));
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(&until) = seen.get(&key)
-            && until >= now
+        if expires_at >= now
+            && seen
+                .by_expiry
+                .get(&expires_at)
+                .is_some_and(|keys| keys.contains(&key))
         {
             return false;
         }
-        if seen.len() >= self.capacity {
-            seen.retain(|_, until| *until >= now);
-            if seen.len() >= self.capacity {
-                // Still full of live entries: drop the half that expires soonest. The store's
-                // check still covers every request that can change something.
-                let mut expiries: Vec<u32> = seen.values().copied().collect();
-                let mid = expiries.len() / 2;
-                let (_, cut, _) = expiries.select_nth_unstable(mid);
-                let cut = *cut;
-                seen.retain(|_, until| *until > cut);
+        if seen.len >= self.capacity {
+            seen.forget_expired(now);
+            // Still full of live entries: forget the soonest-expiring. The store's check
+            // still covers every request that can change something.
+            while seen.len >= self.capacity {
+                let Some((_, dropped)) = seen.by_expiry.pop_first() else {
+                    break;
+                };
+                seen.len -= dropped.len();
             }
         }
-        seen.insert(key, expires_at);
+        if seen.by_expiry.entry(expires_at).or_default().insert(key) {
+            seen.len += 1;
+        }
         true
     }
 
     /// Forgets expired signatures (the sweeper calls this).
     pub fn prune(&self, now: u64) {
-        let now = clamp(now);
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        seen.retain(|_, until| *until >= now);
-        if seen.capacity() > 4 * seen.len().max(1024) {
-            seen.shrink_to_fit();
-        }
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .forget_expired(clamp(now));
     }
 
     /// How many signatures are remembered now.
     pub fn len(&self) -> usize {
-        self.seen.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).len
     }
 
     pub fn is_empty(&self) -> bool {
@@ -159,6 +183,6 @@ mod tests {
         }
         assert!(guard.len() <= 100);
         // The latest ones are still remembered.
-        assert!(!guard.first_seen(&sig(4_999), 10_000, 1_500));
+        assert!(!guard.first_seen(&sig(4_999), 6_999, 1_500));
     }
 }
