@@ -295,7 +295,7 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// An immediate answer: the JSON body from [`Engine::command_ack`].
+/// An immediate answer: a JSON body ([`crate::slack::messages::Message::ack_json`]).
 fn ack(body: axum::body::Bytes) -> Response {
     (
         [(
@@ -346,10 +346,12 @@ async fn commands(
             tracing::warn!(team = ?cmd.team, "slash command from a workspace the policy does not allow");
             (StatusCode::UNAUTHORIZED, "workspace not allowed").into_response()
         }
-        Ok(cmd) => match (at_hand, parsed) {
-            (Some(body), _) => ack(body),
-            (None, Some(parsed)) => ack(engine.command_ack(cmd, parsed).await),
-            (None, None) => ack(engine.command(cmd).await.ack_json()),
+        Ok(cmd) => match at_hand {
+            Some(body) => ack(body),
+            None => {
+                let parsed = parsed.unwrap_or_else(|| command::parse(&cmd.text));
+                ack(engine.command(cmd, parsed).await.ack_json())
+            }
         },
         Err(err) => {
             tracing::warn!(error = %err, "malformed slash command");

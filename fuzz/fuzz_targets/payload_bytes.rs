@@ -9,9 +9,12 @@
 //! * an accepted click has the `block_actions` shape: a user and an action.
 #![no_main]
 
-use lambda_pause::slack::payload::{Interaction, SlashCommand, decode_command, decode_interaction};
+use lambda_pause::slack::payload::{
+    COMMAND_FIELDS, Interaction, SlashCommand, decode_command, decode_interaction,
+};
 use libfuzzer_sys::fuzz_target;
 
+/// A command's fields, in `COMMAND_FIELDS`' order.
 fn fields(c: &SlashCommand) -> [Option<String>; 7] {
     [
         c.team.as_ref().map(|t| t.as_str().to_owned()),
@@ -36,17 +39,8 @@ fuzz_target!(|data: &[u8]| {
         );
         assert!(cmd.app_id.as_ref().is_none_or(|a| !a.trim().is_empty()));
 
-        let names = [
-            "team_id",
-            "channel_id",
-            "user_id",
-            "command",
-            "text",
-            "response_url",
-            "api_app_id",
-        ];
         let original = fields(&cmd);
-        let pairs: Vec<(&str, &str)> = names
+        let pairs: Vec<(&str, &str)> = COMMAND_FIELDS
             .iter()
             .zip(&original)
             .filter_map(|(name, value)| Some((*name, value.as_deref()?)))

@@ -17,7 +17,7 @@ pub enum PayloadError {
 }
 
 /// The slash-command form's fields we use, in the order [`decode_command`] reads them.
-const COMMAND_FIELDS: [&str; 7] = [
+pub const COMMAND_FIELDS: [&str; 7] = [
     "team_id",
     "channel_id",
     "user_id",

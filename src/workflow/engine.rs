@@ -222,7 +222,6 @@ impl Engine {
 
     // ----- slash commands ---------------------------------------------------------------
 
-    /// Handles a verified slash command. Returns the immediate (ephemeral) answer; AWS work continues in a task.
     /// The ack to `/lambda {text}` if it is a status rendered moments ago from the listing that
     /// is still the latest: the same answer, ready to send, with no parsing or rendering.
     pub fn status_ack_at_hand(self: &Arc<Self>, text: &str) -> Option<axum::body::Bytes> {
@@ -255,22 +254,9 @@ impl Engine {
         });
     }
 
-    /// The JSON body of the ack to a slash command already parsed (see [`Self::command`]).
-    pub async fn command_ack(
-        self: &Arc<Self>,
-        cmd: SlashCommand,
-        parsed: Result<Command, command::ParseError>,
-    ) -> axum::body::Bytes {
-        self.answer(cmd, parsed).await.ack_json()
-    }
-
-    /// Handles a slash command: the immediate answer, with any work it starts handed to a task.
-    pub async fn command(self: &Arc<Self>, cmd: SlashCommand) -> Message {
-        let parsed = command::parse(&cmd.text);
-        self.answer(cmd, parsed).await
-    }
-
-    async fn answer(
+    /// Handles a verified slash command, already parsed. Returns the immediate (ephemeral)
+    /// answer; AWS work continues in a task.
+    pub async fn command(
         self: &Arc<Self>,
         cmd: SlashCommand,
         parsed: Result<Command, command::ParseError>,
